@@ -1,0 +1,353 @@
+//! The C ABI: the 2018 series' five functions, with their exact signatures,
+//! plus additive extensions (options, statistics, a waiting prepare).
+//!
+//! Every export runs its body inside `boundary`, so no panic unwinds into C.
+//! Arguments are checked: bad input gets a one-line message on stderr and a
+//! NULL (or nothing), a broken contract (a foreign request committed,
+//! concurrent submitters in a debug build) aborts with a message.
+
+use std::cell::UnsafeCell;
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_uint};
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::options::ThreadsOptions;
+use crate::pool::{Callbacks, RawPool};
+use crate::report::{error, fatal};
+use crate::request::ThreadRequest;
+use crate::stats::ThreadsStats;
+
+// The callbacks' types are spelled out in the exports' signatures instead
+// of through this alias, so that cbindgen prints them as C function pointers.
+type RequestFn = unsafe extern "C" fn(request: *mut ThreadRequest);
+
+/// The C caller's callbacks. The pool's guarantees (which request, on which
+/// thread, exclusively) are what make calling them sound.
+struct CCallbacks {
+    handler: RequestFn,
+    done: Option<RequestFn>,
+    uninit: Option<RequestFn>,
+}
+
+impl Callbacks for CCallbacks {
+    fn handle(&self, request: NonNull<ThreadRequest>) {
+        // SAFETY: `handler` is the non-NULL function threads_create was
+        // given; the pool passes a request from `init` that this worker
+        // has to itself, as the C contract promises the handler.
+        unsafe { (self.handler)(request.as_ptr()) }
+    }
+
+    fn done(&self, request: NonNull<ThreadRequest>) {
+        if let Some(done) = self.done {
+            // SAFETY: as in `handle`, on the submitting thread.
+            unsafe { done(request.as_ptr()) }
+        }
+    }
+
+    fn uninit(&self, request: NonNull<ThreadRequest>) {
+        if let Some(uninit) = self.uninit {
+            // SAFETY: the pool passes each request from `init` here once,
+            // after its last use.
+            unsafe { uninit(request.as_ptr()) }
+        }
+    }
+}
+
+/// A pool of worker threads. Opaque: create it with `threads_create`.
+pub struct Threads {
+    /// Set while a submitter call runs, in debug builds: two submitters at
+    /// once, or a callback calling back into its own pool, is caught here
+    /// before it can corrupt the submitter's state.
+    busy: AtomicBool,
+    pool: UnsafeCell<RawPool<CCallbacks>>,
+}
+
+/// Runs an export's body; a panic (a bug in this library) is reported and
+/// aborts instead of unwinding into C.
+fn boundary<R>(export: &str, body: impl FnOnce() -> R) -> R {
+    match panic::catch_unwind(AssertUnwindSafe(body)) {
+        Ok(r) => r,
+        Err(_) => fatal(&format!("internal error: panic in {export}")),
+    }
+}
+
+/// Gives `body` the pool of `threads` as its one submitter.
+///
+/// # Safety
+///
+/// `threads` must be NULL or a live pointer from `threads_create*`.
+unsafe fn submitter<R>(
+    threads: *mut Threads,
+    export: &str,
+    body: impl FnOnce(&mut RawPool<CCallbacks>) -> R,
+) -> Option<R> {
+    // SAFETY: our caller passes NULL or a live Threads.
+    let threads = unsafe { threads.as_ref() }?;
+    // Acquire/Release: the flag hands the submitter state from one
+    // submitting thread to the next (pairs with the Release store below of
+    // the previous call); Relaxed would do for detection alone.
+    if cfg!(debug_assertions) && threads.busy.swap(true, Ordering::Acquire) {
+        fatal(&format!(
+            "{export}: Threads used by two threads at once, or from inside one of \
+             its own callbacks; it allows one submitter at a time"
+        ));
+    }
+    // SAFETY: one submitter at a time is the API's contract (checked above
+    // in debug builds), so this is the only reference to the pool now.
+    let r = body(unsafe { &mut *threads.pool.get() });
+    if cfg!(debug_assertions) {
+        threads.busy.store(false, Ordering::Release);
+    }
+    Some(r)
+}
+
+/// The default options; change fields from here for
+/// `threads_create_with_options`.
+#[no_mangle]
+pub extern "C" fn threads_options_default() -> ThreadsOptions {
+    ThreadsOptions::default()
+}
+
+/// Creates a pool of `threads_nr` worker threads, named `<name>/<index>`
+/// (cut to 15 bytes; NULL `name` means "threads").
+///
+/// Calls `thread_request_init` `threads_nr * 4` times to make the pool's
+/// requests, then starts the workers. `thread_request_uninit` runs exactly
+/// once on every request `thread_request_init` returned: at
+/// `threads_destroy`, or before this returns NULL.
+///
+/// `thread_request_handler` runs once per committed request on a worker
+/// thread, never on the submitter's; `thread_request_done` runs once per
+/// committed request on the submitting thread, inside
+/// `threads_submit_request_prepare` (when it recycles the request),
+/// `threads_wait_done` or `threads_destroy`, after the handler returned and
+/// before the request is handed out again. What the submitter wrote before
+/// commit is visible to the handler; what the handler wrote is visible to
+/// done. Callbacks must not call back into the same pool.
+///
+/// Returns NULL, with a one-line message on stderr, when `threads_nr` is 0
+/// or above `THREADS_MAX_THREADS`, `thread_request_init` or
+/// `thread_request_handler` is NULL, `thread_request_init` returns NULL, or
+/// a thread cannot be started. NULL `thread_request_uninit` or
+/// `thread_request_done` means there is nothing to do.
+///
+/// # Safety
+///
+/// `name` must be NULL or a NUL-terminated string. The callbacks must be
+/// safe to call as described, and `thread_request_init` must return NULL or
+/// a request that nothing else uses until `thread_request_uninit`.
+#[no_mangle]
+pub unsafe extern "C" fn threads_create(
+    threads_nr: c_uint,
+    name: *const c_char,
+    thread_request_init: Option<unsafe extern "C" fn() -> *mut ThreadRequest>,
+    thread_request_uninit: Option<unsafe extern "C" fn(request: *mut ThreadRequest)>,
+    thread_request_handler: Option<unsafe extern "C" fn(request: *mut ThreadRequest)>,
+    thread_request_done: Option<unsafe extern "C" fn(request: *mut ThreadRequest)>,
+) -> *mut Threads {
+    // SAFETY: forwarded to our caller; NULL options mean the defaults.
+    unsafe {
+        threads_create_with_options(
+            threads_nr,
+            name,
+            thread_request_init,
+            thread_request_uninit,
+            thread_request_handler,
+            thread_request_done,
+            ptr::null(),
+        )
+    }
+}
+
+/// `threads_create`, with `options` (NULL means `threads_options_default()`).
+/// The pool holds `threads_nr * options->ring_size` requests. Also returns
+/// NULL, with a message, when `ring_size` is not a power of two from 1 to
+/// `THREADS_MAX_RING_SIZE`.
+///
+/// # Safety
+///
+/// As for `threads_create`; `options` must be NULL or point to a
+/// `ThreadsOptions`.
+#[no_mangle]
+pub unsafe extern "C" fn threads_create_with_options(
+    threads_nr: c_uint,
+    name: *const c_char,
+    thread_request_init: Option<unsafe extern "C" fn() -> *mut ThreadRequest>,
+    thread_request_uninit: Option<unsafe extern "C" fn(request: *mut ThreadRequest)>,
+    thread_request_handler: Option<unsafe extern "C" fn(request: *mut ThreadRequest)>,
+    thread_request_done: Option<unsafe extern "C" fn(request: *mut ThreadRequest)>,
+    options: *const ThreadsOptions,
+) -> *mut Threads {
+    boundary("threads_create", || {
+        let (Some(init), Some(handler)) = (thread_request_init, thread_request_handler) else {
+            error("threads_create: thread_request_init and thread_request_handler must not be NULL");
+            return ptr::null_mut();
+        };
+        // SAFETY: our caller passes NULL or a valid ThreadsOptions.
+        let options = unsafe { options.as_ref() }.copied().unwrap_or_default();
+        let name = if name.is_null() {
+            "threads".into()
+        } else {
+            // SAFETY: our caller passes a NUL-terminated string.
+            unsafe { CStr::from_ptr(name) }.to_string_lossy()
+        };
+        let callbacks = CCallbacks {
+            handler,
+            done: thread_request_done,
+            uninit: thread_request_uninit,
+        };
+        // SAFETY: calling `init` is our caller's promise; what it returns is
+        // exclusively the pool's until uninit (same promise).
+        let init = || NonNull::new(unsafe { init() });
+        // SAFETY: see `init` above.
+        match unsafe { RawPool::new(threads_nr, &name, &options, callbacks, init) } {
+            Ok(pool) => Box::into_raw(Box::new(Threads {
+                busy: AtomicBool::new(false),
+                pool: UnsafeCell::new(pool),
+            })),
+            Err(e) => {
+                error(&format!("threads_create: {e}"));
+                ptr::null_mut()
+            }
+        }
+    })
+}
+
+/// Finishes every committed request (handler and done, once each), stops
+/// and joins the workers, runs `thread_request_uninit` on every request and
+/// frees the pool. A request handed out by prepare and not committed is
+/// released without handler or done. `threads_destroy(NULL)` does nothing.
+///
+/// # Safety
+///
+/// `threads` must be NULL or from `threads_create*` and not destroyed, and
+/// no other call on it may run at the same time or after.
+#[no_mangle]
+pub unsafe extern "C" fn threads_destroy(threads: *mut Threads) {
+    boundary("threads_destroy", || {
+        if threads.is_null() {
+            return;
+        }
+        // Take the submitter role first, so that a destroy racing with a
+        // submitter is caught in debug builds instead of freeing under it.
+        // SAFETY: our caller passes a live pool.
+        unsafe { submitter(threads, "threads_destroy", |_| ()) };
+        // SAFETY: the pointer came from Box::into_raw in threads_create and
+        // our caller hands it back for good. Dropping the pool finishes the
+        // work in flight, joins the workers and uninits the requests.
+        drop(unsafe { Box::from_raw(threads) });
+    })
+}
+
+/// Hands out a free request assigned to a worker (its `thread_index`), to
+/// fill in and pass to `threads_submit_request_commit`. Never blocks.
+///
+/// Tries the workers round-robin from the one after the last used,
+/// skipping any whose ring is full, so a stalled worker does not hold up the
+/// others. A request that has completed is recycled: its
+/// `thread_request_done` runs first, here. Returns NULL only when every
+/// worker's ring is full (no request free or completed), or `threads` is
+/// NULL.
+///
+/// # Safety
+///
+/// `threads` must be NULL or a live pool, used by one submitter at a time.
+#[no_mangle]
+pub unsafe extern "C" fn threads_submit_request_prepare(threads: *mut Threads) -> *mut ThreadRequest {
+    boundary("threads_submit_request_prepare", || {
+        // SAFETY: forwarded to our caller.
+        unsafe { submitter(threads, "threads_submit_request_prepare", RawPool::prepare) }
+            .flatten()
+            .map_or(ptr::null_mut(), NonNull::as_ptr)
+    })
+}
+
+/// Like `threads_submit_request_prepare`, but when every ring is full it
+/// waits for a worker to complete a request instead of returning NULL:
+/// it spins briefly, then sleeps until a completion wakes it. Returns NULL
+/// only if `threads` is NULL or every request is already handed out and
+/// not committed (waiting could never succeed).
+///
+/// # Safety
+///
+/// As for `threads_submit_request_prepare`.
+#[no_mangle]
+pub unsafe extern "C" fn threads_submit_request_prepare_wait(
+    threads: *mut Threads,
+) -> *mut ThreadRequest {
+    boundary("threads_submit_request_prepare_wait", || {
+        // SAFETY: forwarded to our caller.
+        unsafe { submitter(threads, "threads_submit_request_prepare_wait", RawPool::prepare_wait) }
+            .flatten()
+            .map_or(ptr::null_mut(), NonNull::as_ptr)
+    })
+}
+
+/// Queues `request`, from `threads_submit_request_prepare`, to its worker.
+/// Never blocks; makes a system call only if that worker sleeps.
+///
+/// Aborts with a message if `request` was not handed out by this pool's
+/// prepare (or was committed already), or if either argument is NULL.
+///
+/// # Safety
+///
+/// `threads` must be a live pool, used by one submitter at a time;
+/// `request` must point to a live `ThreadRequest`.
+#[no_mangle]
+pub unsafe extern "C" fn threads_submit_request_commit(
+    threads: *mut Threads,
+    request: *mut ThreadRequest,
+) {
+    boundary("threads_submit_request_commit", || {
+        let Some(request) = NonNull::new(request) else {
+            fatal("threads_submit_request_commit: the request is NULL");
+        };
+        let commit = |pool: &mut RawPool<CCallbacks>| {
+            // SAFETY: our caller passes a live ThreadRequest.
+            unsafe { pool.commit(request) }
+        };
+        // SAFETY: our caller passes a live pool.
+        let done = unsafe { submitter(threads, "threads_submit_request_commit", commit) };
+        if done.is_none() {
+            fatal("threads_submit_request_commit: threads is NULL");
+        }
+    })
+}
+
+/// Returns once every committed request has been handled and its
+/// `thread_request_done` has run. While handlers are still running it spins
+/// briefly, then sleeps until a completion wakes it. `threads_wait_done(NULL)`
+/// does nothing.
+///
+/// # Safety
+///
+/// `threads` must be NULL or a live pool, used by one submitter at a time.
+#[no_mangle]
+pub unsafe extern "C" fn threads_wait_done(threads: *mut Threads) {
+    boundary("threads_wait_done", || {
+        // SAFETY: forwarded to our caller.
+        unsafe { submitter(threads, "threads_wait_done", RawPool::wait_done) };
+    })
+}
+
+/// Writes the pool's counters since creation into `*stats` (zeros if
+/// `threads` is NULL; nothing if `stats` is NULL).
+///
+/// # Safety
+///
+/// `threads` must be NULL or a live pool, and this counts as a submitter
+/// call (one at a time); `stats` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn threads_get_stats(threads: *mut Threads, stats: *mut ThreadsStats) {
+    boundary("threads_get_stats", || {
+        if stats.is_null() {
+            return;
+        }
+        // SAFETY: forwarded to our caller.
+        let s = unsafe { submitter(threads, "threads_get_stats", |pool| pool.stats()) };
+        // SAFETY: our caller passes a writable ThreadsStats.
+        unsafe { stats.write(s.unwrap_or_default()) };
+    })
+}

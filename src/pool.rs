@@ -1,0 +1,521 @@
+//! The pool: one submitter, `threads_nr` workers, one lane each.
+//!
+//! The submitter's bookkeeping (free requests, per-lane cursors, counters)
+//! lives in `RawPool` and is touched by the submitter only; what the workers
+//! share with it is `Shared` (the lanes, the callbacks, the submitter's wake
+//! event). Requests are raw `ThreadRequest` pointers that the caller's
+//! `init` produced, which is what the C ABI needs; `RequestPool` in
+//! `typed.rs` wraps this for Rust callers.
+//!
+//! Accounting: every request is at all times in exactly one of: the free
+//! list, a lane (submitted and not yet reaped), or handed out by `prepare`
+//! and not yet committed ("reserved" against a lane). A lane's occupancy is
+//! its submitted-unreaped requests plus its reservations and never exceeds
+//! its capacity; since there are exactly `threads_nr * ring_size` requests,
+//! a lane with room implies a non-empty free list. So `prepare` never needs
+//! to look further than the lane it picks.
+
+use std::fmt;
+use std::io;
+use std::os::raw::c_uint;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr::{self, NonNull};
+
+use crate::backoff::{Backoff, Budget};
+use crate::event::Event;
+use crate::lane::{distance, next, Lane, Poll};
+use crate::options::{InvalidArgument, ThreadsOptions};
+use crate::request::ThreadRequest;
+use crate::stats::{SubmitterCounters, ThreadsStats};
+use crate::sync::{thread, Arc};
+use crate::report::fatal;
+
+/// What the pool calls back. The pool guarantees that a request pointer it
+/// passes is one that `init` returned, and that nobody else in the pool
+/// touches that request during the call.
+pub trait Callbacks: Send + Sync + 'static {
+    /// Processes a request. Runs on a worker thread, once per commit.
+    fn handle(&self, request: NonNull<ThreadRequest>);
+    /// Finishes a handled request. Runs on the submitting thread, once per
+    /// commit, after `handle` returned and before the request is reused.
+    fn done(&self, request: NonNull<ThreadRequest>);
+    /// Releases a request. Runs once per request `init` returned, when the
+    /// pool is dropped or its creation fails.
+    fn uninit(&self, request: NonNull<ThreadRequest>);
+}
+
+/// Why a pool could not be created. All requests created so far have been
+/// released and all threads started so far have been joined.
+#[derive(Debug)]
+pub enum CreateError {
+    /// A thread count or option was out of range.
+    InvalidArgument(InvalidArgument),
+    /// `init` returned no request at this position (0-based).
+    InitFailed {
+        /// Which `init` call failed.
+        index: usize,
+        /// How many requests the pool needed.
+        total: usize,
+    },
+    /// The operating system refused to start worker `index`.
+    Spawn {
+        /// Which worker could not be started.
+        index: usize,
+        /// The error the OS gave.
+        error: io::Error,
+    },
+}
+
+impl fmt::Display for CreateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CreateError::InvalidArgument(e) => e.fmt(f),
+            CreateError::InitFailed { index, total } => write!(
+                f,
+                "thread_request_init returned NULL for request {index} of {total}"
+            ),
+            CreateError::Spawn { index, error } => {
+                write!(f, "could not start worker thread {index}: {error}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CreateError {}
+
+struct Shared<C> {
+    lanes: Box<[Lane]>,
+    callbacks: C,
+    /// The submitter sleeps here when it armed WAITER on its lanes.
+    submitter_event: Event,
+    worker_budget: Budget,
+}
+
+/// The submitter's view of one lane.
+#[derive(Clone, Copy)]
+struct Cursor {
+    /// Requests pushed into the lane (a position, see `lane.rs`).
+    pushed: usize,
+    /// Requests whose `done` has run; `reaped..pushed` are in the ring.
+    reaped: usize,
+    /// Requests handed out by `prepare` for this lane, not yet committed.
+    reserved: usize,
+}
+
+/// A pool of worker threads with the C ABI's semantics, on raw requests.
+pub struct RawPool<C: Callbacks> {
+    shared: Arc<Shared<C>>,
+    cursors: Box<[Cursor]>,
+    capacity: usize,
+    free: Vec<NonNull<ThreadRequest>>,
+    /// Every request `init` returned, in order, for `uninit`.
+    all: Vec<NonNull<ThreadRequest>>,
+    next_lane: usize,
+    submitter_budget: Budget,
+    counters: SubmitterCounters,
+    workers: Vec<thread::JoinHandle<()>>,
+}
+
+// SAFETY: the request pointers are owned by the pool (the contract of
+// `RawPool::new`), and everything else is Send; the pool is used by one
+// submitter at a time, which may be a different thread each time.
+unsafe impl<C: Callbacks> Send for RawPool<C> {}
+
+impl<C: Callbacks> RawPool<C> {
+    /// Creates `threads_nr * options.ring_size` requests with `init` and
+    /// starts `threads_nr` workers named `<name>/<index>` (cut to the 15
+    /// bytes Linux keeps).
+    ///
+    /// # Safety
+    ///
+    /// Every pointer `init` returns must point to a `ThreadRequest` that is
+    /// valid for reads and writes and that nothing else accesses until the
+    /// pool passes it to `callbacks.uninit` (apart from what the callbacks
+    /// themselves do while the pool passes it to them).
+    pub unsafe fn new(
+        threads_nr: c_uint,
+        name: &str,
+        options: &ThreadsOptions,
+        callbacks: C,
+        init: impl FnMut() -> Option<NonNull<ThreadRequest>>,
+    ) -> Result<Self, CreateError> {
+        // SAFETY: forwarded to our caller.
+        unsafe { Self::with_start(threads_nr, name, options, callbacks, init, 0) }
+    }
+
+    /// `new`, with lane positions starting at `start` instead of 0, so that
+    /// tests can run across the point where positions wrap.
+    ///
+    /// # Safety
+    ///
+    /// As for `new`.
+    #[doc(hidden)]
+    pub unsafe fn with_start(
+        threads_nr: c_uint,
+        name: &str,
+        options: &ThreadsOptions,
+        callbacks: C,
+        mut init: impl FnMut() -> Option<NonNull<ThreadRequest>>,
+        start: usize,
+    ) -> Result<Self, CreateError> {
+        options
+            .validate(threads_nr)
+            .map_err(CreateError::InvalidArgument)?;
+        let threads = threads_nr as usize;
+        let capacity = options.ring_size as usize;
+        let start = start & crate::lane::POS_MASK;
+        let total = threads * capacity;
+        let shared = Arc::new(Shared {
+            lanes: (0..threads).map(|_| Lane::new(capacity, start)).collect(),
+            callbacks,
+            submitter_event: Event::new(),
+            worker_budget: options.worker_budget(),
+        });
+        let mut pool = RawPool {
+            shared,
+            cursors: vec![
+                Cursor {
+                    pushed: start,
+                    reaped: start,
+                    reserved: 0,
+                };
+                threads
+            ]
+            .into_boxed_slice(),
+            capacity,
+            free: Vec::with_capacity(total),
+            all: Vec::with_capacity(total),
+            next_lane: 0,
+            submitter_budget: options.submitter_budget(),
+            counters: SubmitterCounters::default(),
+            workers: Vec::with_capacity(threads),
+        };
+        // From here on, dropping `pool` on an error path releases what was
+        // made so far: it joins the workers started and uninits the
+        // requests created (nothing is in flight yet).
+        for index in 0..total {
+            let request = init().ok_or(CreateError::InitFailed { index, total })?;
+            pool.all.push(request);
+        }
+        // Hand requests out in init order, as the seed's list did not (it
+        // was LIFO); either is correct, this one is easier to follow.
+        pool.free.extend(pool.all.iter().rev());
+        for index in 0..threads {
+            let shared = Arc::clone(&pool.shared);
+            let handle = thread::Builder::new()
+                .name(worker_name(name, index))
+                .spawn(move || run_worker(&shared, index))
+                .map_err(|error| CreateError::Spawn { index, error })?;
+            pool.workers.push(handle);
+        }
+        Ok(pool)
+    }
+
+    /// Number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.cursors.len()
+    }
+
+    /// Requests in each worker's ring.
+    pub fn ring_size(&self) -> usize {
+        self.capacity
+    }
+
+    /// Hands out a request assigned to a worker, or `None` if every
+    /// worker's ring is full of requests not yet handled. Never blocks.
+    ///
+    /// Starts at the worker after the last one used, and skips a worker
+    /// whose ring is full, so a stalled worker does not stop the others.
+    /// Runs `done` on the completed requests of a full ring to make room.
+    pub fn prepare(&mut self) -> Option<NonNull<ThreadRequest>> {
+        let request = self.try_prepare();
+        if request.is_none() {
+            self.counters.prepare_full += 1;
+        }
+        request
+    }
+
+    /// Like `prepare`, but waits (spin, yield, then sleep) for a worker to
+    /// complete a request when all rings are full. Returns `None` only if
+    /// nothing is in flight and still no request is free, i.e. every
+    /// request is handed out and not yet committed.
+    pub fn prepare_wait(&mut self) -> Option<NonNull<ThreadRequest>> {
+        if let Some(request) = self.try_prepare() {
+            return Some(request);
+        }
+        self.counters.prepare_full += 1;
+        loop {
+            if !self.any_in_flight() {
+                return None;
+            }
+            self.wait_progress();
+            if let Some(request) = self.try_prepare() {
+                return Some(request);
+            }
+        }
+    }
+
+    fn try_prepare(&mut self) -> Option<NonNull<ThreadRequest>> {
+        let threads = self.cursors.len();
+        let mut lane = self.next_lane;
+        for _ in 0..threads {
+            if self.occupancy(lane) == self.capacity {
+                self.reap(lane);
+            }
+            if self.occupancy(lane) < self.capacity {
+                return Some(self.hand_out(lane));
+            }
+            lane = if lane + 1 == threads { 0 } else { lane + 1 };
+        }
+        None
+    }
+
+    fn hand_out(&mut self, lane: usize) -> NonNull<ThreadRequest> {
+        let request = self
+            .free
+            .pop()
+            .expect("qemu-threads: a lane with room but no free request");
+        self.cursors[lane].reserved += 1;
+        self.next_lane = if lane + 1 == self.cursors.len() { 0 } else { lane + 1 };
+        let tag = self.tag();
+        // SAFETY: `request` came from `init` and is free, so by the contract
+        // of `new` the pool may write it and nobody else accesses it.
+        unsafe {
+            (*request.as_ptr()).node.sqe_next = tag;
+            (*request.as_ptr()).thread_index = lane as c_uint;
+        }
+        request
+    }
+
+    /// Returns a request from `prepare` unused (no handler, no `done`).
+    /// Used by the typed API when a prepared request is dropped.
+    pub(crate) fn give_back(&mut self, request: NonNull<ThreadRequest>) {
+        let lane = self.check_handed_out(request, "give_back");
+        self.cursors[lane].reserved -= 1;
+        self.free.push(request);
+    }
+
+    /// Queues a request from `prepare` to its worker, waking the worker if
+    /// it sleeps. Never blocks.
+    ///
+    /// Aborts the process if `request` was not handed out by this pool's
+    /// `prepare`, or was committed already.
+    ///
+    /// # Safety
+    ///
+    /// `request` must point to a live `ThreadRequest` (ideally one from
+    /// `prepare`; any other is detected and refused).
+    pub unsafe fn commit(&mut self, request: NonNull<ThreadRequest>) {
+        let lane = self.check_handed_out(request, "threads_submit_request_commit");
+        let cursor = &mut self.cursors[lane];
+        cursor.reserved -= 1;
+        let pos = cursor.pushed;
+        cursor.pushed = next(pos);
+        if self.shared.lanes[lane].push(pos, request) {
+            self.counters.worker_wakeups += 1;
+        }
+        self.counters.submitted += 1;
+    }
+
+    /// Checks that `request` is one this pool's `prepare` handed out and
+    /// that was not committed since, un-tags it and returns its lane.
+    /// Aborts the process otherwise: the caller's bookkeeping is broken and
+    /// going on would corrupt ours.
+    fn check_handed_out(&mut self, request: NonNull<ThreadRequest>, what: &str) -> usize {
+        let r = request.as_ptr();
+        // SAFETY: both callers pass a pointer to a live ThreadRequest (the
+        // contract of `commit`; `give_back` passes one from `prepare`); if
+        // it is one of ours, nobody else touches it now.
+        let (tag, lane) = unsafe { ((*r).node.sqe_next, (*r).thread_index as usize) };
+        if tag != self.tag() {
+            fatal(&format!(
+                "{what}: the request was not handed out by \
+                 threads_submit_request_prepare on this Threads, or was already committed"
+            ));
+        }
+        if lane >= self.cursors.len() || self.cursors[lane].reserved == 0 {
+            fatal(&format!("{what}: the request's thread_index was overwritten"));
+        }
+        // SAFETY: as above; the tag proved the request is ours and handed out.
+        unsafe { (*r).node.sqe_next = ptr::null_mut() };
+        lane
+    }
+
+    /// Waits until every committed request has been handled and finished
+    /// (its `done` has run). Spins briefly, then sleeps until a completion
+    /// wakes it.
+    pub fn wait_done(&mut self) {
+        loop {
+            for lane in 0..self.cursors.len() {
+                self.reap(lane);
+            }
+            if !self.any_in_flight() {
+                return;
+            }
+            self.wait_progress();
+        }
+    }
+
+    /// A snapshot of the pool's counters.
+    pub fn stats(&self) -> ThreadsStats {
+        let c = &self.counters;
+        ThreadsStats {
+            submitted: c.submitted,
+            completed: c.completed,
+            prepare_full: c.prepare_full,
+            worker_sleeps: self.shared.lanes.iter().map(Lane::worker_sleeps).sum(),
+            worker_wakeups: c.worker_wakeups,
+            submitter_sleeps: c.submitter_sleeps,
+        }
+    }
+
+    /// The value `prepare` writes into `node` of a request it hands out:
+    /// the address of this pool's shared state, unique while it lives.
+    fn tag(&self) -> *mut ThreadRequest {
+        (&*self.shared as *const Shared<C>).cast_mut().cast()
+    }
+
+    fn occupancy(&self, lane: usize) -> usize {
+        let c = &self.cursors[lane];
+        distance(c.reaped, c.pushed) + c.reserved
+    }
+
+    fn any_in_flight(&self) -> bool {
+        self.cursors.iter().any(|c| c.pushed != c.reaped)
+    }
+
+    /// Runs `done` on the lane's completed requests and frees them.
+    fn reap(&mut self, lane: usize) {
+        let l = &self.shared.lanes[lane];
+        let completed = l.completed();
+        let cursor = &mut self.cursors[lane];
+        while cursor.reaped != completed {
+            let request = l.slot(cursor.reaped);
+            self.shared.callbacks.done(request);
+            self.free.push(request);
+            cursor.reaped = next(cursor.reaped);
+            self.counters.completed += 1;
+        }
+    }
+
+    /// True if a lane with requests in flight completed one not yet reaped.
+    fn progress(&self) -> bool {
+        self.cursors
+            .iter()
+            .zip(self.shared.lanes.iter())
+            .any(|(c, l)| c.pushed != c.reaped && l.completed() != c.reaped)
+    }
+
+    /// Returns after some lane with requests in flight has made progress,
+    /// or after a (rare) spurious wake-up; callers re-check in a loop.
+    fn wait_progress(&mut self) {
+        let mut backoff = Backoff::new(self.submitter_budget);
+        while !self.progress() {
+            if backoff.snooze() {
+                continue;
+            }
+            if self.arm_waiters() {
+                self.counters.submitter_sleeps += 1;
+                self.shared.submitter_event.wait();
+            }
+            self.disarm_waiters();
+            return;
+        }
+    }
+
+    /// Announces to every lane with requests in flight that the submitter
+    /// sleeps until it completes one. False if one already did.
+    fn arm_waiters(&self) -> bool {
+        self.cursors
+            .iter()
+            .zip(self.shared.lanes.iter())
+            .filter(|(c, _)| c.pushed != c.reaped)
+            .all(|(c, l)| l.arm_waiter(c.reaped))
+    }
+
+    fn disarm_waiters(&self) {
+        for (c, l) in self.cursors.iter().zip(self.shared.lanes.iter()) {
+            if c.pushed != c.reaped {
+                l.disarm_waiter();
+            }
+        }
+    }
+}
+
+impl<C: Callbacks> Drop for RawPool<C> {
+    /// Finishes what is in flight (handler and `done`, once each), stops
+    /// and joins the workers, then runs `uninit` on every request.
+    fn drop(&mut self) {
+        self.wait_done();
+        for lane in self.shared.lanes.iter() {
+            lane.quit();
+        }
+        for worker in self.workers.drain(..) {
+            // A worker that panicked has already aborted the process.
+            let _ = worker.join();
+        }
+        for request in self.all.drain(..) {
+            self.shared.callbacks.uninit(request);
+        }
+    }
+}
+
+/// `<name>/<index>`, cut on a character boundary to the 15 bytes that
+/// Linux keeps of a thread name.
+fn worker_name(name: &str, index: usize) -> String {
+    let mut full = format!("{name}/{index}");
+    let mut len = full.len().min(15);
+    while !full.is_char_boundary(len) {
+        len -= 1;
+    }
+    full.truncate(len);
+    full
+}
+
+fn run_worker<C: Callbacks>(shared: &Shared<C>, index: usize) {
+    // A panic here would be a bug in this crate (C callbacks cannot
+    // unwind into Rust: an unwinding `extern "C"` call aborts). Unwinding
+    // out of a thread the C side knows nothing about would leave the
+    // submitter waiting forever, so stop the process with a message.
+    let result = panic::catch_unwind(AssertUnwindSafe(|| worker_loop(shared, index)));
+    if result.is_err() {
+        fatal("internal error: a worker thread panicked");
+    }
+}
+
+fn worker_loop<C: Callbacks>(shared: &Shared<C>, index: usize) {
+    let lane = &shared.lanes[index];
+    let mut pos = lane.completed();
+    let mut backoff = Backoff::new(shared.worker_budget);
+    loop {
+        match lane.poll(pos) {
+            Poll::Request(request) => {
+                shared.callbacks.handle(request);
+                pos = next(pos);
+                if lane.complete() {
+                    shared.submitter_event.set();
+                }
+                backoff.reset();
+            }
+            Poll::Quit => return,
+            Poll::Empty { seen } => {
+                if !backoff.snooze() && lane.try_sleep(seen) {
+                    backoff.reset();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::worker_name;
+
+    #[test]
+    fn worker_names_are_cut_to_15_bytes_on_a_char_boundary() {
+        assert_eq!(worker_name("compress", 3), "compress/3");
+        assert_eq!(worker_name("decompress-thread", 12), "decompress-thre");
+        // 'é' is two bytes: a cut through it backs off to the boundary.
+        assert_eq!(worker_name("abcdefghijklmné", 1), "abcdefghijklmn");
+    }
+}

@@ -1,0 +1,268 @@
+//! Behaviour of the Rust API (and through it, the core the C ABI uses).
+#![cfg(not(loom))]
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use qemu_threads::{
+    Callbacks, CreateError, InvalidArgument, RawPool, RequestPool, ThreadRequest, ThreadsOptions,
+};
+
+fn opts(ring_size: u32) -> ThreadsOptions {
+    ThreadsOptions {
+        ring_size,
+        ..ThreadsOptions::default()
+    }
+}
+
+/// Every request handled once and done once, for several shapes.
+#[test]
+fn exactly_once_across_shapes() {
+    for &(threads, ring) in &[(1, 1), (1, 4), (2, 4), (3, 2), (8, 1), (16, 64)] {
+        let n = 20_000u64;
+        let seen = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>());
+        let s = Arc::clone(&seen);
+        let mut pool = RequestPool::new(
+            threads,
+            "exact",
+            &opts(ring),
+            || (0u64, 0u64),
+            |r: &mut (u64, u64)| r.1 = r.0 + 1,
+            move |r: &mut (u64, u64)| {
+                assert_eq!(r.1, r.0 + 1, "done saw the handler's write");
+                s[r.0 as usize].fetch_add(1, Ordering::Relaxed);
+            },
+        )
+        .unwrap();
+        for i in 0..n {
+            let mut r = pool.prepare_wait().unwrap();
+            r.0 = i;
+            r.commit();
+        }
+        pool.wait_done();
+        assert!(seen.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+        let st = pool.stats();
+        assert_eq!((st.submitted, st.completed), (n, n));
+    }
+}
+
+/// Positions wrap at 2^62: start just below and go across.
+#[test]
+fn positions_wrap_without_loss() {
+    struct Count(AtomicU64, AtomicU64);
+    struct Shared(Arc<Count>);
+    impl Callbacks for Shared {
+        fn handle(&self, _: NonNull<ThreadRequest>) {
+            self.0 .0.fetch_add(1, Ordering::Relaxed);
+        }
+        fn done(&self, _: NonNull<ThreadRequest>) {
+            self.0 .1.fetch_add(1, Ordering::Relaxed);
+        }
+        fn uninit(&self, r: NonNull<ThreadRequest>) {
+            // SAFETY (test): from Box::into_raw in init below.
+            drop(unsafe { Box::from_raw(r.as_ptr()) });
+        }
+    }
+    let count = Arc::new(Count(AtomicU64::new(0), AtomicU64::new(0)));
+    let init = || NonNull::new(Box::into_raw(Box::new(ThreadRequest::new())));
+    let start = (usize::MAX >> 2) - 5;
+    // SAFETY (test): fresh boxes owned by the pool until uninit.
+    let mut pool =
+        unsafe { RawPool::with_start(2, "wrap", &opts(4), Shared(Arc::clone(&count)), init, start) }
+            .unwrap();
+    for _ in 0..1000 {
+        let r = pool.prepare_wait().unwrap();
+        // SAFETY (test): r comes from prepare.
+        unsafe { pool.commit(r) };
+    }
+    pool.wait_done();
+    drop(pool);
+    assert_eq!(count.0.load(Ordering::Relaxed), 1000);
+    assert_eq!(count.1.load(Ordering::Relaxed), 1000);
+}
+
+/// Worker 0 stalls inside its handler; the others keep taking work, and
+/// prepare skips the full lane instead of returning NULL.
+#[test]
+fn stalled_worker_does_not_stop_the_others() {
+    let gate = Arc::new(AtomicBool::new(false));
+    let g = Arc::clone(&gate);
+    let mut pool = RequestPool::new(
+        4,
+        "stall",
+        &opts(4),
+        || 0usize,
+        move |lane: &mut usize| {
+            if *lane == 0 {
+                while !g.load(Ordering::Acquire) {
+                    thread::sleep(Duration::from_millis(1));
+                }
+            }
+        },
+        |_| {},
+    )
+    .unwrap();
+    let mut to_others = 0;
+    for _ in 0..10_000 {
+        let mut r = pool.prepare_wait().expect("other lanes have room");
+        *r = r.thread_index();
+        if *r != 0 {
+            to_others += 1;
+        }
+        r.commit();
+    }
+    assert!(to_others >= 10_000 - 4, "only the stalled lane's ring is stuck");
+    gate.store(true, Ordering::Release);
+    pool.wait_done();
+    assert_eq!(pool.stats().completed, 10_000);
+}
+
+/// When every ring is full of unhandled requests, prepare says so at once
+/// and prepare_wait waits for the first completion.
+#[test]
+fn full_pool_prepare_returns_none_and_prepare_wait_waits() {
+    let gate = Arc::new(AtomicBool::new(false));
+    let g = Arc::clone(&gate);
+    let mut pool = RequestPool::new(
+        2,
+        "full",
+        &opts(2),
+        || (),
+        move |_| {
+            while !g.load(Ordering::Acquire) {
+                thread::sleep(Duration::from_millis(1));
+            }
+        },
+        |_| {},
+    )
+    .unwrap();
+    for _ in 0..4 {
+        pool.prepare().unwrap().commit();
+    }
+    assert!(pool.prepare().is_none());
+    assert_eq!(pool.stats().prepare_full, 1);
+    let g = Arc::clone(&gate);
+    let opener = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(50));
+        g.store(true, Ordering::Release);
+    });
+    pool.prepare_wait().expect("a completion frees a slot").commit();
+    opener.join().unwrap();
+    pool.wait_done();
+    assert_eq!(pool.stats().completed, 5);
+}
+
+/// A prepared request that is dropped goes back unused; prepare_wait with
+/// every request handed out returns None instead of waiting forever.
+#[test]
+fn give_back_and_prepare_wait_with_nothing_in_flight() {
+    let handled = Arc::new(AtomicUsize::new(0));
+    let h = Arc::clone(&handled);
+    let mut pool = RequestPool::new(
+        1,
+        "back",
+        &opts(1),
+        || (),
+        move |_| {
+            h.fetch_add(1, Ordering::Relaxed);
+        },
+        |_| {},
+    )
+    .unwrap();
+    {
+        let _r = pool.prepare().unwrap();
+    }
+    let r = pool.prepare().expect("the dropped request came back");
+    drop(r);
+    pool.wait_done();
+    assert_eq!(handled.load(Ordering::Relaxed), 0);
+}
+
+/// Destroy with requests in flight runs handler and done for each, then
+/// releases every request once.
+#[test]
+fn drop_finishes_in_flight_work_then_releases() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (l1, l2) = (Arc::clone(&log), Arc::clone(&log));
+    struct Tracked(Arc<Mutex<Vec<&'static str>>>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().push("uninit");
+        }
+    }
+    let l3 = Arc::clone(&log);
+    let mut pool = RequestPool::new(
+        2,
+        "inflight",
+        &opts(4),
+        move || Tracked(Arc::clone(&l3)),
+        move |_| {
+            thread::sleep(Duration::from_millis(2));
+            l1.lock().unwrap().push("handle");
+        },
+        move |_| l2.lock().unwrap().push("done"),
+    )
+    .unwrap();
+    for _ in 0..8 {
+        pool.prepare().unwrap().commit();
+    }
+    drop(pool);
+    let log = log.lock().unwrap();
+    assert_eq!(log.iter().filter(|e| **e == "handle").count(), 8);
+    assert_eq!(log.iter().filter(|e| **e == "done").count(), 8);
+    let first_uninit = log.iter().position(|e| *e == "uninit").unwrap();
+    assert_eq!(first_uninit, 16, "uninit only after all handle and done");
+    assert_eq!(log.len(), 24);
+}
+
+/// Bad arguments are refused with a reason, and nothing is created.
+#[test]
+fn bad_arguments_are_refused() {
+    let inits = Arc::new(AtomicUsize::new(0));
+    for (threads, ring, want) in [
+        (0, 4, InvalidArgument::ThreadCount(0)),
+        (257, 4, InvalidArgument::ThreadCount(257)),
+        (1, 0, InvalidArgument::RingSize(0)),
+        (1, 3, InvalidArgument::RingSize(3)),
+        (1, 128, InvalidArgument::RingSize(128)),
+    ] {
+        let i = Arc::clone(&inits);
+        let err = RequestPool::new(
+            threads,
+            "bad",
+            &opts(ring),
+            move || {
+                i.fetch_add(1, Ordering::Relaxed);
+            },
+            |_| {},
+            |_| {},
+        )
+        .err()
+        .expect("refused");
+        match err {
+            CreateError::InvalidArgument(got) => assert_eq!(got, want),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(inits.load(Ordering::Relaxed), 0);
+}
+
+/// The pool may move between threads: created on one, used on another,
+/// destroyed on a third (as QEMU does).
+#[test]
+fn pool_moves_between_threads() {
+    let pool = RequestPool::new(2, "move", &opts(4), || 0u32, |x| *x += 1, |_| {}).unwrap();
+    let pool = thread::spawn(move || {
+        let mut pool = pool;
+        for _ in 0..100 {
+            pool.prepare_wait().unwrap().commit();
+        }
+        pool
+    })
+    .join()
+    .unwrap();
+    thread::spawn(move || drop(pool)).join().unwrap();
+}
