@@ -26,7 +26,9 @@ pub(crate) struct Budget {
 
 pub(crate) struct Backoff {
     budget: Budget,
-    step: u32,
+    /// Polls made since the last reset. 64 bits, so that even two maximal
+    /// 32-bit budgets together cannot make it wrap back to spinning.
+    step: u64,
 }
 
 impl Backoff {
@@ -42,10 +44,11 @@ impl Backoff {
 
     /// Waits one step. Returns `false` when the caller should sleep instead.
     pub(crate) fn snooze(&mut self) -> bool {
-        let Budget { spins, yields } = self.budget;
+        let spins = u64::from(self.budget.spins);
+        let yields = u64::from(self.budget.yields);
         if self.step < spins {
             spin_loop();
-        } else if self.step - spins < yields {
+        } else if self.step < spins + yields {
             yield_now();
         } else {
             return false;
@@ -69,6 +72,17 @@ mod tests {
         assert!(!b.snooze(), "stays spent until reset");
         b.reset();
         assert!(b.snooze());
+    }
+
+    #[test]
+    fn maximal_budgets_do_not_wrap_back_to_spinning() {
+        let mut b = Backoff::new(Budget {
+            spins: u32::MAX,
+            yields: 1,
+        });
+        b.step = u64::from(u32::MAX);
+        assert!(b.snooze(), "the one yield");
+        assert!(!b.snooze(), "then sleep, not a wrapped step");
     }
 
     #[test]
