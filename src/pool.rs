@@ -477,6 +477,11 @@ fn run_worker<C: Callbacks>(shared: &Shared<C>, index: usize) {
     // unwind into Rust: an unwinding `extern "C"` call aborts). Unwinding
     // out of a thread the C side knows nothing about would leave the
     // submitter waiting forever, so stop the process with a message.
+    // Under loom, a failed model check is a panic that must reach the
+    // checker to be reported.
+    if cfg!(loom) {
+        return worker_loop(shared, index);
+    }
     let result = panic::catch_unwind(AssertUnwindSafe(|| worker_loop(shared, index)));
     if result.is_err() {
         fatal("internal error: a worker thread panicked");

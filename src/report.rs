@@ -2,6 +2,7 @@
 //! on stderr, prefixed with the library's name.
 
 /// Reports a refused call (the caller gets NULL or nothing happens).
+#[cfg_attr(loom, allow(dead_code))] // only the C ABI, not built under loom, uses it
 pub(crate) fn error(msg: &str) {
     eprintln!("qemu-threads: {msg}");
 }
