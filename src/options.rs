@@ -40,13 +40,20 @@ pub struct ThreadsOptions {
     pub submitter_yield: c_uint,
 }
 
+/// The defaults were measured with `scripts/bench-threads --sweep` on a
+/// 2-core host (docs/benchmarks-threads.md): 50 pauses (about 0.75 us) keep
+/// a busy pipeline free of kernel round trips (under 0.001 context switches
+/// per request), while a spin of 1000 (15 us) added 30% CPU per zlib page
+/// with one worker, and a spin of 100000 halved throughput with two workers
+/// because three spinners shared two cores. A few yields let a thread that
+/// shares the core run before sleeping; many yields cost as much as spinning.
 impl Default for ThreadsOptions {
     fn default() -> Self {
         ThreadsOptions {
             ring_size: THREADS_DEFAULT_RING_SIZE,
-            worker_spin: 1000,
+            worker_spin: 50,
             worker_yield: 8,
-            submitter_spin: 1000,
+            submitter_spin: 50,
             submitter_yield: 8,
         }
     }
