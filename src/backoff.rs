@@ -64,7 +64,10 @@ mod tests {
 
     #[test]
     fn snooze_counts_spins_then_yields_then_says_sleep() {
-        let mut b = Backoff::new(Budget { spins: 3, yields: 2 });
+        let mut b = Backoff::new(Budget {
+            spins: 3,
+            yields: 2,
+        });
         for _ in 0..5 {
             assert!(b.snooze());
         }
@@ -87,7 +90,10 @@ mod tests {
 
     #[test]
     fn zero_budget_sleeps_at_once() {
-        let mut b = Backoff::new(Budget { spins: 0, yields: 0 });
+        let mut b = Backoff::new(Budget {
+            spins: 0,
+            yields: 0,
+        });
         assert!(!b.snooze());
     }
 }

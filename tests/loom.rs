@@ -46,12 +46,15 @@ fn run(threads: u32, opts: ThreadsOptions, jobs: u64, wait: bool, drain: bool) {
             output: UnsafeCell::new(0),
         },
         move |job: &mut Job| {
-            // SAFETY (test): loom checks these accesses are ordered.
+            // SAFETY: the pool gives the handler the request alone; loom
+            // checks that claim (and its ordering) on every access.
             let input = job.input.with(|p| unsafe { *p });
+            // SAFETY: as above.
             job.output.with_mut(|p| unsafe { *p = input * 10 });
             h.fetch_add(1, Ordering::Relaxed);
         },
         move |job: &mut Job| {
+            // SAFETY: done has the request alone; loom checks it.
             let out = job.output.with(|p| unsafe { *p });
             s.fetch_add(out as usize, Ordering::Relaxed);
         },
@@ -59,12 +62,17 @@ fn run(threads: u32, opts: ThreadsOptions, jobs: u64, wait: bool, drain: bool) {
     .unwrap();
     for i in 1..=jobs {
         let job = loop {
-            let job = if wait { pool.prepare_wait() } else { pool.prepare() };
+            let job = if wait {
+                pool.prepare_wait()
+            } else {
+                pool.prepare()
+            };
             match job {
                 Some(job) => break job,
                 None => loom::thread::yield_now(),
             }
         };
+        // SAFETY: a prepared request is the submitter's; loom checks it.
         job.input.with_mut(|p| unsafe { *p = i });
         job.commit();
     }

@@ -62,20 +62,21 @@ fn positions_wrap_without_loss() {
             self.0 .1.fetch_add(1, Ordering::Relaxed);
         }
         fn uninit(&self, r: NonNull<ThreadRequest>) {
-            // SAFETY (test): from Box::into_raw in init below.
+            // SAFETY: from Box::into_raw in init below.
             drop(unsafe { Box::from_raw(r.as_ptr()) });
         }
     }
     let count = Arc::new(Count(AtomicU64::new(0), AtomicU64::new(0)));
     let init = || NonNull::new(Box::into_raw(Box::new(ThreadRequest::new())));
     let start = (usize::MAX >> 2) - 5;
-    // SAFETY (test): fresh boxes owned by the pool until uninit.
-    let mut pool =
-        unsafe { RawPool::with_start(2, "wrap", &opts(4), Shared(Arc::clone(&count)), init, start) }
-            .unwrap();
+    // SAFETY: fresh boxes owned by the pool until uninit.
+    let mut pool = unsafe {
+        RawPool::with_start(2, "wrap", &opts(4), Shared(Arc::clone(&count)), init, start)
+    }
+    .unwrap();
     for _ in 0..1000 {
         let r = pool.prepare_wait().unwrap();
-        // SAFETY (test): r comes from prepare.
+        // SAFETY: r comes from prepare.
         unsafe { pool.commit(r) };
     }
     pool.wait_done();
@@ -114,7 +115,10 @@ fn stalled_worker_does_not_stop_the_others() {
         }
         r.commit();
     }
-    assert!(to_others >= 10_000 - 4, "only the stalled lane's ring is stuck");
+    assert!(
+        to_others >= 10_000 - 4,
+        "only the stalled lane's ring is stuck"
+    );
     gate.store(true, Ordering::Release);
     pool.wait_done();
     assert_eq!(pool.stats().completed, 10_000);
@@ -149,7 +153,9 @@ fn full_pool_prepare_returns_none_and_prepare_wait_waits() {
         thread::sleep(Duration::from_millis(50));
         g.store(true, Ordering::Release);
     });
-    pool.prepare_wait().expect("a completion frees a slot").commit();
+    pool.prepare_wait()
+        .expect("a completion frees a slot")
+        .commit();
     opener.join().unwrap();
     pool.wait_done();
     assert_eq!(pool.stats().completed, 5);
