@@ -182,7 +182,9 @@ pub unsafe extern "C" fn threads_create_with_options(
 ) -> *mut Threads {
     boundary("threads_create", || {
         let (Some(init), Some(handler)) = (thread_request_init, thread_request_handler) else {
-            error("threads_create: thread_request_init and thread_request_handler must not be NULL");
+            error(
+                "threads_create: thread_request_init and thread_request_handler must not be NULL",
+            );
             return ptr::null_mut();
         };
         // SAFETY: our caller passes NULL or a valid ThreadsOptions.
@@ -255,7 +257,9 @@ pub unsafe extern "C" fn threads_destroy(threads: *mut Threads) {
 ///
 /// `threads` must be NULL or a live pool, used by one submitter at a time.
 #[no_mangle]
-pub unsafe extern "C" fn threads_submit_request_prepare(threads: *mut Threads) -> *mut ThreadRequest {
+pub unsafe extern "C" fn threads_submit_request_prepare(
+    threads: *mut Threads,
+) -> *mut ThreadRequest {
     boundary("threads_submit_request_prepare", || {
         // SAFETY: forwarded to our caller.
         unsafe { submitter(threads, "threads_submit_request_prepare", RawPool::prepare) }
@@ -279,9 +283,15 @@ pub unsafe extern "C" fn threads_submit_request_prepare_wait(
 ) -> *mut ThreadRequest {
     boundary("threads_submit_request_prepare_wait", || {
         // SAFETY: forwarded to our caller.
-        unsafe { submitter(threads, "threads_submit_request_prepare_wait", RawPool::prepare_wait) }
-            .flatten()
-            .map_or(ptr::null_mut(), NonNull::as_ptr)
+        unsafe {
+            submitter(
+                threads,
+                "threads_submit_request_prepare_wait",
+                RawPool::prepare_wait,
+            )
+        }
+        .flatten()
+        .map_or(ptr::null_mut(), NonNull::as_ptr)
     })
 }
 

@@ -197,9 +197,7 @@ impl Lane {
     /// Withdraws `arm_waiter`, if the worker has not already done so.
     pub(crate) fn disarm_waiter(&self) {
         // Relaxed: a flag with no data attached; see `arm_waiter`.
-        self.worker
-            .completed
-            .fetch_and(!WAITER, Ordering::Relaxed);
+        self.worker.completed.fetch_and(!WAITER, Ordering::Relaxed);
     }
 
     pub(crate) fn worker_sleeps(&self) -> u64 {

@@ -25,10 +25,10 @@ use crate::backoff::{Backoff, Budget};
 use crate::event::Event;
 use crate::lane::{distance, next, Lane, Poll};
 use crate::options::{InvalidArgument, ThreadsOptions};
+use crate::report::fatal;
 use crate::request::ThreadRequest;
 use crate::stats::{SubmitterCounters, ThreadsStats};
 use crate::sync::{thread, Arc};
-use crate::report::fatal;
 
 /// What the pool calls back. The pool guarantees that a request pointer it
 /// passes is one that `init` returned, and that nobody else in the pool
@@ -276,7 +276,11 @@ impl<C: Callbacks> RawPool<C> {
             .pop()
             .expect("qemu-threads: a lane with room but no free request");
         self.cursors[lane].reserved += 1;
-        self.next_lane = if lane + 1 == self.cursors.len() { 0 } else { lane + 1 };
+        self.next_lane = if lane + 1 == self.cursors.len() {
+            0
+        } else {
+            lane + 1
+        };
         let tag = self.tag();
         // SAFETY: `request` came from `init` and is free, so by the contract
         // of `new` the pool may write it and nobody else accesses it.
@@ -334,7 +338,9 @@ impl<C: Callbacks> RawPool<C> {
             ));
         }
         if lane >= self.cursors.len() || self.cursors[lane].reserved == 0 {
-            fatal(&format!("{what}: the request's thread_index was overwritten"));
+            fatal(&format!(
+                "{what}: the request's thread_index was overwritten"
+            ));
         }
         // SAFETY: as above; the tag proved the request is ours and handed out.
         unsafe { (*r).node.sqe_next = ptr::null_mut() };
