@@ -84,6 +84,9 @@ pub(crate) enum Poll {
 /// submitter (and by `threads_get_stats`).
 struct WorkerSide {
     completed: AtomicUsize,
+    /// While WAITER is set: the completion count at which the worker wakes
+    /// the submitter. Written by the submitter in `arm_waiter`.
+    wake_at: AtomicUsize,
     sleeps: AtomicU64,
 }
 
@@ -110,6 +113,7 @@ impl Lane {
             submitted: CachePadded::new(AtomicUsize::new(word_of(start))),
             worker: CachePadded::new(WorkerSide {
                 completed: AtomicUsize::new(word_of(start)),
+                wake_at: AtomicUsize::new(start),
                 sleeps: AtomicU64::new(0),
             }),
             slots: (0..capacity)
@@ -175,20 +179,29 @@ impl Lane {
         NonNull::new(p).expect("qemu-threads: lane slot read before it was written")
     }
 
-    /// Announces that the submitter will sleep until this lane completes
-    /// past `reaped`. Fails (returns false) if it already has, in which
-    /// case there is nothing to wait for.
-    pub(crate) fn arm_waiter(&self, reaped: usize) -> bool {
-        // Relaxed: the exchange only decides whether to sleep; the data of
-        // any completion is acquired later by `completed`. Being an RMW on
-        // `completed`, it is ordered against the worker's fetch_add in
-        // `complete`: either that sees WAITER or this exchange fails.
+    /// Announces that the submitter will sleep until this lane's
+    /// completion count reaches `wake_at` (after `reaped`, at most the
+    /// submitted count). Fails (returns false) if the lane completed a
+    /// request since `reaped`, in which case there is no reason to sleep.
+    ///
+    /// Waking at a chosen count rather than on every completion is what
+    /// keeps slow handlers from costing a sleep and a wake-up per request:
+    /// `wait_done` asks to be woken when the lane is empty, and
+    /// `prepare_wait` when half of what is in flight has completed.
+    pub(crate) fn arm_waiter(&self, reaped: usize, wake_at: usize) -> bool {
+        debug_assert!(wake_at != reaped);
+        // Relaxed: published by the Release exchange below.
+        self.worker.wake_at.store(wake_at, Ordering::Relaxed);
+        // Release: publishes `wake_at`; pairs with the AcqRel fetch_add in
+        // `complete`, which reads WAITER and then `wake_at`. Being an RMW on
+        // `completed`, the exchange is ordered against that fetch_add:
+        // either it sees WAITER, or this exchange fails.
         self.worker
             .completed
             .compare_exchange(
                 word_of(reaped),
                 word_of(reaped) | WAITER,
-                Ordering::Relaxed,
+                Ordering::Release,
                 Ordering::Relaxed,
             )
             .is_ok()
@@ -221,13 +234,17 @@ impl Lane {
     }
 
     /// Records that the request at the worker's position has been handled.
-    /// Returns true if the submitter sleeps waiting for it and the caller
-    /// must set the submitter's event.
+    /// Returns true if the submitter sleeps waiting for this completion and
+    /// the caller must set the submitter's event.
     pub(crate) fn complete(&self) -> bool {
         // Release: publishes what the handler wrote; pairs with the Acquire
-        // load in `completed`. The RMW reads WAITER as set by `arm_waiter`.
-        let prev = self.worker.completed.fetch_add(ONE, Ordering::Release);
-        if prev & WAITER != 0 {
+        // load in `completed`. Acquire: pairs with the Release exchange in
+        // `arm_waiter`, so `wake_at` below is the armed one.
+        let prev = self.worker.completed.fetch_add(ONE, Ordering::AcqRel);
+        // The count moves by one per completion and `arm_waiter` only arms
+        // below `wake_at`, so the worker meets `wake_at` exactly.
+        // Relaxed: ordered by the fetch_add above.
+        if prev & WAITER != 0 && next(pos_of(prev)) == self.worker.wake_at.load(Ordering::Relaxed) {
             // Relaxed: see `disarm_waiter`; the submitter event carries the
             // wake-up itself.
             self.worker.completed.fetch_and(!WAITER, Ordering::Relaxed);

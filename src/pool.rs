@@ -91,6 +91,17 @@ struct Shared<C> {
     worker_budget: Budget,
 }
 
+/// When a sleeping submitter wants a lane to wake it.
+#[derive(Clone, Copy)]
+enum Wake {
+    /// When everything in flight on the lane has completed (`wait_done`).
+    Drained,
+    /// When half of it has (`prepare_wait`): the request it needs is then
+    /// free, and the other half keeps the worker busy while the submitter
+    /// wakes up, so one sleep serves several requests.
+    HalfDrained,
+}
+
 /// The submitter's view of one lane.
 #[derive(Clone, Copy)]
 struct Cursor {
@@ -248,7 +259,7 @@ impl<C: Callbacks> RawPool<C> {
             if !self.any_in_flight() {
                 return None;
             }
-            self.wait_progress();
+            self.wait_progress(Wake::HalfDrained);
             if let Some(request) = self.try_prepare() {
                 return Some(request);
             }
@@ -358,7 +369,7 @@ impl<C: Callbacks> RawPool<C> {
             if !self.any_in_flight() {
                 return;
             }
-            self.wait_progress();
+            self.wait_progress(Wake::Drained);
         }
     }
 
@@ -413,14 +424,15 @@ impl<C: Callbacks> RawPool<C> {
     }
 
     /// Returns after some lane with requests in flight has made progress,
-    /// or after a (rare) spurious wake-up; callers re-check in a loop.
-    fn wait_progress(&mut self) {
+    /// or after a (rare) spurious wake-up; callers re-check in a loop. If it
+    /// sleeps, `wake` says how far a lane must get to wake it.
+    fn wait_progress(&mut self, wake: Wake) {
         let mut backoff = Backoff::new(self.submitter_budget);
         while !self.progress() {
             if backoff.snooze() {
                 continue;
             }
-            if self.arm_waiters() {
+            if self.arm_waiters(wake) {
                 self.counters.submitter_sleeps += 1;
                 self.shared.submitter_event.wait();
             }
@@ -430,13 +442,21 @@ impl<C: Callbacks> RawPool<C> {
     }
 
     /// Announces to every lane with requests in flight that the submitter
-    /// sleeps until it completes one. False if one already did.
-    fn arm_waiters(&self) -> bool {
+    /// sleeps until it completes as many as `wake` says. False if one lane
+    /// already completed a request.
+    fn arm_waiters(&self, wake: Wake) -> bool {
         self.cursors
             .iter()
             .zip(self.shared.lanes.iter())
             .filter(|(c, _)| c.pushed != c.reaped)
-            .all(|(c, l)| l.arm_waiter(c.reaped))
+            .all(|(c, l)| {
+                let in_flight = distance(c.reaped, c.pushed);
+                let wanted = match wake {
+                    Wake::Drained => in_flight,
+                    Wake::HalfDrained => in_flight.div_ceil(2),
+                };
+                l.arm_waiter(c.reaped, (c.reaped + wanted) & crate::lane::POS_MASK)
+            })
     }
 
     fn disarm_waiters(&self) {
