@@ -18,6 +18,10 @@
  *                        (default 128; the guest idles in between)
  *   workload.hb=ms       heartbeat interval (default 1000)
  *   workload.seed=N      content seed (default 1)
+ *   workload.random=PCT  share of pages (taken from the binary-like share)
+ *                        filled with incompressible random bytes (default 0)
+ *   workload.idle=1      fill the working set, then only send heartbeats:
+ *                        no dirtying, no verification (default 0)
  *
  * It never exits (PID 1 must not): on a fatal error it reports and sleeps.
  *
@@ -54,7 +58,8 @@ struct meta {
 static struct {
     unsigned ws_mib, rate_mib, vrate_mib, hb_ms;
     uint64_t seed;
-} cfg = { 64, 16, 128, 1000, 1 };
+    unsigned random_pct, idle;
+} cfg = { 64, 16, 128, 1000, 1, 0, 0 };
 
 static uint8_t *pages;
 static struct meta *meta;
@@ -159,13 +164,15 @@ static const char *const dict[] = {
 };
 #define NDICT (sizeof dict / sizeof dict[0])
 
-/* Kinds, chosen per (page, seq): ~30% zero, ~35% text, ~35% binary. */
-enum { KIND_ZERO, KIND_TEXT, KIND_BINARY };
+/* Kinds, chosen per (page, seq): ~30% zero, ~35% text, ~35% binary, of
+ * which workload.random percent (default 0) are random bytes instead. */
+enum { KIND_ZERO, KIND_TEXT, KIND_BINARY, KIND_RANDOM };
 
 static int page_kind(uint64_t idx, uint64_t seq)
 {
     unsigned k = mix64(cfg.seed ^ (idx << 20) ^ seq ^ 0xabcdef) % 100;
-    return k < 30 ? KIND_ZERO : k < 65 ? KIND_TEXT : KIND_BINARY;
+    return k < 30 ? KIND_ZERO : k < 65 ? KIND_TEXT :
+           k < 100 - cfg.random_pct ? KIND_BINARY : KIND_RANDOM;
 }
 
 static void fill_text(uint8_t *p, uint64_t *rs)
@@ -237,6 +244,11 @@ static void write_page(uint64_t idx, uint64_t seq)
         uint64_t rs = mix64(cfg.seed * 0x1000193 + (idx << 24) + seq);
         if (kind == KIND_TEXT) {
             fill_text(p, &rs);
+        } else if (kind == KIND_RANDOM) {
+            uint64_t *w = (uint64_t *)p;
+            for (unsigned i = 0; i < WORDS; i++) {
+                w[i] = rng_next(&rs);
+            }
         } else {
             fill_binary(p, &rs);
         }
@@ -338,6 +350,10 @@ static void parse_cmdline(void)
             cfg.hb_ms = v;
         } else if (!strcmp(tok, "workload.seed")) {
             cfg.seed = v;
+        } else if (!strcmp(tok, "workload.random") && v <= 35) {
+            cfg.random_pct = v;
+        } else if (!strcmp(tok, "workload.idle") && v <= 1) {
+            cfg.idle = v;
         } else {
             say("ignoring unknown or out-of-range parameter %s=%s", tok, eq + 1);
         }
@@ -386,6 +402,10 @@ int main(void)
     npages = (uint64_t)cfg.ws_mib * (1024 * 1024 / PAGE);
     say("start ws=%uMiB pages=%" PRIu64 " rate=%uMiB/s vrate=%uMiB/s hb=%ums seed=%" PRIu64,
         cfg.ws_mib, npages, cfg.rate_mib, cfg.vrate_mib, cfg.hb_ms, cfg.seed);
+    if (cfg.random_pct || cfg.idle) {
+        say("random=%u%% idle=%u%s", cfg.random_pct, cfg.idle,
+            cfg.idle ? " (fill, then heartbeats only)" : "");
+    }
 
     meta = mmap(NULL, npages * sizeof *meta, PROT_READ | PROT_WRITE,
                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -420,6 +440,19 @@ int main(void)
     uint64_t vnext = 0, wdue_base = written, vdue_base = verified;
     double start = now(), next_hb = start + cfg.hb_ms / 1000.0;
     double rbase = start;
+
+    while (cfg.idle) {
+        double t = now();
+        if (t >= next_hb) {
+            say("hb t=%.0f written=%" PRIu64 " verified=%" PRIu64 " passes=%" PRIu64
+                " corrupt=%" PRIu64, t - start, written, verified, passes, corrupt);
+            next_hb += cfg.hb_ms / 1000.0;
+            if (next_hb < t) {
+                next_hb = t + cfg.hb_ms / 1000.0;
+            }
+        }
+        sleep_s(next_hb - t > 0 ? next_hb - t : 0.01);
+    }
 
     for (;;) {
         double t = now();
