@@ -394,6 +394,21 @@ static void setup_system(void)
     signal(SIGCHLD, SIG_IGN);
 }
 
+/* Prints a heartbeat line when one is due at time t (start: workload start),
+ * and schedules the next one; a late heartbeat does not cause a burst. */
+static void heartbeat(double t, double start, double *next_hb)
+{
+    if (t < *next_hb) {
+        return;
+    }
+    say("hb t=%.0f written=%" PRIu64 " verified=%" PRIu64 " passes=%" PRIu64
+        " corrupt=%" PRIu64, t - start, written, verified, passes, corrupt);
+    *next_hb += cfg.hb_ms / 1000.0;
+    if (*next_hb < t) {
+        *next_hb = t + cfg.hb_ms / 1000.0;
+    }
+}
+
 int main(void)
 {
     setup_system();
@@ -443,14 +458,7 @@ int main(void)
 
     while (cfg.idle) {
         double t = now();
-        if (t >= next_hb) {
-            say("hb t=%.0f written=%" PRIu64 " verified=%" PRIu64 " passes=%" PRIu64
-                " corrupt=%" PRIu64, t - start, written, verified, passes, corrupt);
-            next_hb += cfg.hb_ms / 1000.0;
-            if (next_hb < t) {
-                next_hb = t + cfg.hb_ms / 1000.0;
-            }
-        }
+        heartbeat(t, start, &next_hb);
         sleep_s(next_hb - t > 0 ? next_hb - t : 0.01);
     }
 
@@ -488,14 +496,7 @@ int main(void)
             }
             did = 1;
         }
-        if (t >= next_hb) {
-            say("hb t=%.0f written=%" PRIu64 " verified=%" PRIu64 " passes=%" PRIu64
-                " corrupt=%" PRIu64, t - start, written, verified, passes, corrupt);
-            next_hb += cfg.hb_ms / 1000.0;
-            if (next_hb < t) {
-                next_hb = t + cfg.hb_ms / 1000.0;
-            }
-        }
+        heartbeat(t, start, &next_hb);
         if (!did) {
             /* Nothing due: sleep until the next page is due (at most 10ms). */
             double nw = cfg.rate_mib ? rbase + (wdone + 1) / wpps : t + 0.01;
