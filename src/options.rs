@@ -40,21 +40,33 @@ pub struct ThreadsOptions {
     pub submitter_yield: c_uint,
 }
 
-/// The defaults were measured with `scripts/bench-threads --sweep` on a
-/// 2-core host (docs/benchmarks-threads.md): 50 pauses (about 0.75 us) keep
-/// a busy pipeline free of kernel round trips (under 0.001 context switches
-/// per request), while a spin of 1000 (15 us) added 30% CPU per zlib page
-/// with one worker, and a spin of 100000 halved throughput with two workers
-/// because three spinners shared two cores. A few yields let a thread that
-/// shares the core run before sleeping; many yields cost as much as spinning.
+/// The spin was measured with `scripts/bench-threads --sweep` on a 2-core
+/// host (docs/benchmarks-threads.md): 50 pauses (about 0.75 us) keep a busy
+/// pipeline free of kernel round trips (under 0.001 context switches per
+/// request), while a spin of 1000 (15 us) added 30% CPU per zlib page with
+/// one worker, and a spin of 100000 halved throughput with two workers
+/// because three spinners shared two cores.
+///
+/// No yields: on a loaded host they cost far more than they save. In QEMU
+/// with two CPU hogs beside a live migration (docs/benchmarks.md, "Loaded
+/// host"), 8 yields on each side made the compressed migration 2 to 6
+/// times slower than stock QEMU's threads, which always sleep; with 0 it
+/// was faster than stock again, and on the quiet host the paused-guest
+/// pipeline was faster too (1 compress thread: 0.84-0.88 of stock's time
+/// instead of 1.00-1.08, with less source CPU per GiB instead of 9-12%
+/// more). Our reading: a thread that yields on a busy run queue gives its
+/// slice to the other runnable threads, while one woken from sleep is
+/// usually let in at once (wake-up preemption), so the yield phase delayed
+/// the reaction it was meant to speed up; on an idle core a yield returns
+/// at once and is only a dearer spin.
 impl Default for ThreadsOptions {
     fn default() -> Self {
         ThreadsOptions {
             ring_size: THREADS_DEFAULT_RING_SIZE,
             worker_spin: 50,
-            worker_yield: 8,
+            worker_yield: 0,
             submitter_spin: 50,
-            submitter_yield: 8,
+            submitter_yield: 0,
         }
     }
 }
