@@ -47,18 +47,15 @@ pub struct ThreadsOptions {
 /// one worker, and a spin of 100000 halved throughput with two workers
 /// because three spinners shared two cores.
 ///
-/// No yields: on a loaded host they cost far more than they save. In QEMU
-/// with two CPU hogs beside a live migration (docs/benchmarks.md, "Loaded
-/// host"), 8 yields on each side made the compressed migration 2 to 6
-/// times slower than stock QEMU's threads, which always sleep; with 0 it
-/// was faster than stock again, and on the quiet host the paused-guest
-/// pipeline was faster too (1 compress thread: 0.84-0.88 of stock's time
-/// instead of 1.00-1.08, with less source CPU per GiB instead of 9-12%
-/// more). Our reading: a thread that yields on a busy run queue gives its
-/// slice to the other runnable threads, while one woken from sleep is
-/// usually let in at once (wake-up preemption), so the yield phase delayed
-/// the reaction it was meant to speed up; on an idle core a yield returns
-/// at once and is only a dearer spin.
+/// No yields: in QEMU beside two CPU hogs (docs/benchmarks.md, "Loaded
+/// host"), 8 yields on each side made a live compressed migration 2 to 6
+/// times slower than stock QEMU's threads, which always sleep; without
+/// them 5 pairs gave 0.41 to 1.34 of stock's time (median 0.69), and on
+/// the quiet host one compression thread went from 9-12% more source CPU
+/// per GiB than stock to 9-13% less. Our reading: a thread that yields on
+/// a busy run queue hands its slice to the other runnable threads, while
+/// one woken from sleep is usually let in at once (wake-up preemption); on
+/// an idle core a yield returns at once and is only a dearer spin.
 impl Default for ThreadsOptions {
     fn default() -> Self {
         ThreadsOptions {
