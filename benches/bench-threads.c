@@ -373,7 +373,7 @@ static void *ours_create(unsigned threads, const Variant *v)
     o->threads = threads_create_with_options(threads, "bench",
                                              ours_req_init, ours_req_uninit,
                                              ours_handler, ours_done,
-                                             &v->opts);
+                                             &v->opts, NULL);
     if (!o->threads) {
         ours_destroy(o);
         return NULL;

@@ -67,7 +67,7 @@ static void test_exactly_once(gconstpointer data)
     test_reg_reset(total, -1);
 
     t = threads_create_with_options(c->threads, "eo", test_req_init,
-                                    test_req_uninit, eo_handler, eo_done, &o);
+                                    test_req_uninit, eo_handler, eo_done, &o, NULL);
     g_assert_nonnull(t);
     g_assert_cmpuint(test_reg.inits, ==, total);
 
@@ -323,7 +323,7 @@ static void test_init_counts(gconstpointer data)
         o.ring_size = ring;
         t = threads_create_with_options(threads, NULL, test_req_init,
                                         test_req_uninit, nop_handler,
-                                        nop_done, &o);
+                                        nop_done, &o, NULL);
     } else {
         t = threads_create(threads, NULL, test_req_init, test_req_uninit,
                            nop_handler, nop_done);
@@ -423,7 +423,7 @@ static Threads *gated_create(unsigned threads, unsigned ring)
     test_reg_reset(threads * ring, -1);
     t = threads_create_with_options(threads, "gated", test_req_init,
                                     test_req_uninit, gated_handler,
-                                    gated_done, &o);
+                                    gated_done, &o, NULL);
     g_assert_nonnull(t);
     return t;
 }
@@ -648,7 +648,7 @@ static void test_wait_done_waits_for_done(gconstpointer data)
     test_reg_reset(3 * 4, -1);
     slow_dones = 0;
     t = threads_create_with_options(3, "slow", test_req_init, test_req_uninit,
-                                    slow_handler, slow_done, &o);
+                                    slow_handler, slow_done, &o, NULL);
     g_assert_nonnull(t);
     /* Nothing in flight: returns at once, twice. */
     threads_wait_done(t);
@@ -719,7 +719,7 @@ static void test_stats_sleeps_and_wakeups(void)
     test_reg_reset(threads * 4, -1);
     t = threads_create_with_options(threads, "sleepy", test_req_init,
                                     test_req_uninit, gated_handler,
-                                    gated_done, &o);
+                                    gated_done, &o, NULL);
     g_assert_nonnull(t);
     do {
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);

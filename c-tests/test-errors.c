@@ -10,6 +10,7 @@
 
 #include "common.h"
 
+#include <signal.h>
 #include <sys/resource.h>
 
 /* Runs the current test in a child and asserts that it passed. */
@@ -105,7 +106,7 @@ static void test_bad_args(gconstpointer data)
             t = threads_create_with_options(
                 c->threads_nr, "bad", c->null_init ? NULL : test_req_init,
                 test_req_uninit, c->null_handler ? NULL : count_handler,
-                check_done, &o);
+                check_done, &o, NULL);
         } else {
             t = threads_create(
                 c->threads_nr, "bad", c->null_init ? NULL : test_req_init,
@@ -122,6 +123,74 @@ static void test_bad_args(gconstpointer data)
     assert_one_stderr_line();
 }
 
+/*
+ * With an error channel, the same refusal fills in a ThreadsError (the
+ * same text, without the prefix) and prints nothing.
+ */
+static void test_bad_args_error_channel(gconstpointer data)
+{
+    const BadCase *c = data;
+
+    if (g_test_subprocess()) {
+        ThreadsOptions o = threads_options_default();
+        ThreadsError e;
+        g_autofree char *want = NULL;
+        const char *prefix = "qemu-threads: threads_create: ";
+        Threads *t;
+
+        memset(&e, 0x55, sizeof(e));
+        test_reg_reset(1024, -1);
+        if (c->use_options) {
+            o.ring_size = c->ring_size;
+        }
+        t = threads_create_with_options(
+            c->threads_nr, "bad", c->null_init ? NULL : test_req_init,
+            test_req_uninit, c->null_handler ? NULL : count_handler,
+            check_done, &o, &e);
+        g_assert_null(t);
+        g_assert_cmpint(e.code, ==, THREADS_ERROR_CODE_INVALID_ARGUMENT);
+        g_assert_cmpint(e.os_error, ==, 0);
+        g_assert_nonnull(memchr(e.message, 0, sizeof(e.message)));
+        g_assert_true(g_str_has_prefix(c->message, prefix));
+        want = g_strndup(c->message + strlen(prefix),
+                         strlen(c->message) - strlen(prefix) - 1);
+        if (!g_pattern_match_simple(want, e.message)) {
+            g_error("message '%s' does not match '%s'", e.message, want);
+        }
+        g_assert_cmpuint(test_reg.init_calls, ==, 0);
+        return;
+    }
+    run_child_expect_stderr("");
+}
+
+/* Success clears the error; a failing init is INIT_FAILED. */
+static void test_error_channel_ok_and_init(void)
+{
+    ThreadsError e;
+    Threads *t;
+
+    memset(&e, 0x55, sizeof(e));
+    test_reg_reset(2 * THREADS_DEFAULT_RING_SIZE, -1);
+    t = threads_create_with_options(2, "ok", test_req_init, test_req_uninit,
+                                    count_handler, check_done, NULL, &e);
+    g_assert_nonnull(t);
+    g_assert_cmpint(e.code, ==, THREADS_ERROR_CODE_OK);
+    g_assert_cmpint(e.os_error, ==, 0);
+    g_assert_cmpstr(e.message, ==, "");
+    threads_destroy(t);
+    test_reg_check_all_uninit();
+
+    test_reg_reset(2 * THREADS_DEFAULT_RING_SIZE, 3);
+    t = threads_create_with_options(2, "initfail", test_req_init,
+                                    test_req_uninit, count_handler,
+                                    check_done, NULL, &e);
+    g_assert_null(t);
+    g_assert_cmpint(e.code, ==, THREADS_ERROR_CODE_INIT_FAILED);
+    g_assert_cmpstr(e.message, ==, "thread_request_init returned NULL for "
+                    "request 3 of 8");
+    test_reg_check_all_uninit();
+}
+
 /* The limits themselves are accepted. */
 static void test_limits_accepted(void)
 {
@@ -133,7 +202,7 @@ static void test_limits_accepted(void)
     test_reg_reset(THREADS_MAX_THREADS, -1);
     t = threads_create_with_options(THREADS_MAX_THREADS, "max",
                                     test_req_init, test_req_uninit,
-                                    count_handler, check_done, &o);
+                                    count_handler, check_done, &o, NULL);
     g_assert_nonnull(t);
     g_assert_cmpuint(test_thread_count(), ==, before + THREADS_MAX_THREADS);
     threads_destroy(t);
@@ -142,7 +211,7 @@ static void test_limits_accepted(void)
     o.ring_size = THREADS_MAX_RING_SIZE;
     test_reg_reset(THREADS_MAX_RING_SIZE, -1);
     t = threads_create_with_options(1, "ring", test_req_init, test_req_uninit,
-                                    count_handler, check_done, &o);
+                                    count_handler, check_done, &o, NULL);
     g_assert_nonnull(t);
     g_assert_cmpuint(test_reg.inits, ==, THREADS_MAX_RING_SIZE);
     threads_destroy(t);
@@ -174,7 +243,7 @@ static void test_init_fails(gconstpointer data)
             test_reg_reset(total, k);
             t = threads_create_with_options(c->threads, "initfail",
                                             test_req_init, test_req_uninit,
-                                            count_handler, check_done, &o);
+                                            count_handler, check_done, &o, NULL);
             g_assert_null(t);
             /* init stopped at the failing call ... */
             g_assert_cmpuint(test_reg.init_calls, ==, k + 1);
@@ -202,7 +271,20 @@ static void test_init_fails(gconstpointer data)
 static void spawn_fail_child(void)
 {
     unsigned before = test_thread_baseline();
+    ThreadsError e;
     Threads *t;
+
+    /* First through the error channel, then printing. */
+    test_reg_reset(4 * THREADS_DEFAULT_RING_SIZE, -1);
+    t = threads_create_with_options(4, "spawnfail", test_req_init,
+                                    test_req_uninit, count_handler,
+                                    check_done, NULL, &e);
+    g_assert_null(t);
+    g_assert_cmpint(e.code, ==, THREADS_ERROR_CODE_SPAWN_FAILED);
+    g_assert_cmpint(e.os_error, !=, 0);
+    g_assert_true(g_str_has_prefix(e.message, "could not start worker thread"));
+    test_reg_check_all_uninit();
+    g_assert_cmpuint(test_settled_thread_count(before), ==, before);
 
     test_reg_reset(4 * THREADS_DEFAULT_RING_SIZE, -1);
     t = threads_create(4, "spawnfail", test_req_init, test_req_uninit,
@@ -212,24 +294,6 @@ static void spawn_fail_child(void)
     test_reg_check_all_uninit();
     /* The workers that did start were stopped and joined. */
     g_assert_cmpuint(test_settled_thread_count(before), ==, before);
-}
-
-/*
- * The first worker cannot start: the Rust standard library takes the
- * default thread stack size from RUST_MIN_STACK (read at the first spawn,
- * which in this fresh child is the pool's), and no stack of 1 PiB can be
- * mapped in a 47-bit address space.
- */
-static void test_spawn_fails_first(void)
-{
-    if (g_test_subprocess()) {
-        g_setenv("RUST_MIN_STACK", "1125899906842624", TRUE);
-        spawn_fail_child();
-        return;
-    }
-    run_child_expect_stderr("qemu-threads: threads_create: could not start "
-                            "worker thread 0: *\n");
-    assert_one_stderr_line();
 }
 
 /* VmSize of this process in bytes. */
@@ -248,26 +312,47 @@ static rlim_t vm_size(void)
 }
 
 /*
- * A later worker cannot start: an address-space limit a little above what
- * the process uses leaves room for one 2 MiB thread stack, not for four.
- * The workers already started must be stopped and joined. Sanitizer
- * runtimes and valgrind reserve address space of their own, so the limit
- * cannot be set meaningfully under them.
+ * Runs spawn_fail_child() in a child whose address space may grow by
+ * `headroom` bytes only. Every worker gets a stack of
+ * THREADS_WORKER_STACK_SIZE (2 MiB): 1 MiB of headroom leaves room for no
+ * stack, 3 MiB for one but not for four. Sanitizer runtimes and valgrind
+ * reserve address space of their own, so the limit cannot be set
+ * meaningfully under them.
  */
-static void test_spawn_fails_later(void)
+static gboolean spawn_fail_with_headroom(rlim_t headroom)
 {
     if (test_under_any_tool()) {
         g_test_skip("an RLIMIT_AS limit cannot work under a sanitizer or valgrind");
-        return;
+        return FALSE;
     }
     if (g_test_subprocess()) {
         struct rlimit rl;
 
         /* Make the registry's and the pool's allocations first. */
         test_thread_baseline();
-        rl.rlim_cur = rl.rlim_max = vm_size() + 3 * 1024 * 1024;
+        rl.rlim_cur = rl.rlim_max = vm_size() + headroom;
         g_assert_cmpint(setrlimit(RLIMIT_AS, &rl), ==, 0);
         spawn_fail_child();
+        exit(0);
+    }
+    return TRUE;
+}
+
+/* The first worker cannot start: nothing to stop, everything to uninit. */
+static void test_spawn_fails_first(void)
+{
+    if (!spawn_fail_with_headroom(1024 * 1024)) {
+        return;
+    }
+    run_child_expect_stderr("qemu-threads: threads_create: could not start "
+                            "worker thread 0: *\n");
+    assert_one_stderr_line();
+}
+
+/* A later worker cannot start: the ones already started are joined. */
+static void test_spawn_fails_later(void)
+{
+    if (!spawn_fail_with_headroom(3 * 1024 * 1024)) {
         return;
     }
     run_child_expect_stderr("qemu-threads: threads_create: could not start "
@@ -374,7 +459,36 @@ static void test_commit_null_request(void)
                            "the request is NULL*");
 }
 
-/* -- the one-submitter rule (checked in debug builds of the library) -- */
+/* -- stderr on a closed pipe ------------------------------------------- */
+
+/*
+ * QEMU ignores SIGPIPE and libvirt hands it a pipe as stderr, which may be
+ * closed: a refused call must still just return NULL, not abort because
+ * its message cannot be written.
+ */
+static void test_stderr_closed_pipe(void)
+{
+    if (g_test_subprocess()) {
+        int fds[2];
+        Threads *t;
+
+        signal(SIGPIPE, SIG_IGN);
+        g_assert_cmpint(pipe(fds), ==, 0);
+        close(fds[0]);
+        g_assert_cmpint(dup2(fds[1], STDERR_FILENO), ==, STDERR_FILENO);
+        close(fds[1]);
+        t = threads_create(0, "epipe", test_req_init, test_req_uninit,
+                           count_handler, check_done);
+        g_assert_null(t);
+        t = threads_create(1, "epipe", NULL, test_req_uninit,
+                           count_handler, check_done);
+        g_assert_null(t);
+        return;
+    }
+    run_child_expect_pass();
+}
+
+/* -- the one-submitter rule (checked in every build) ------------------- */
 
 #define ONE_SUBMITTER "Threads used by two threads at once, or from inside " \
     "one of its own callbacks; it allows one submitter at a time"
@@ -412,10 +526,6 @@ static void test_two_submitters(gconstpointer data)
 {
     gboolean commit = GPOINTER_TO_INT(data);
 
-#ifndef QEMU_THREADS_DEBUG_CHECKS
-    g_test_skip("the library is built without debug checks");
-    return;
-#endif
     if (g_test_subprocess()) {
         gate_init(&busy_gate, FALSE);
         test_reg_reset(2 * THREADS_DEFAULT_RING_SIZE, -1);
@@ -445,10 +555,6 @@ static void reentrant_done(ThreadRequest *tr)
 
 static void test_done_calls_prepare(void)
 {
-#ifndef QEMU_THREADS_DEBUG_CHECKS
-    g_test_skip("the library is built without debug checks");
-    return;
-#endif
     if (g_test_subprocess()) {
         test_reg_reset(THREADS_DEFAULT_RING_SIZE, -1);
         reentrant_pool = threads_create(1, "reentrant", test_req_init,
@@ -463,6 +569,64 @@ static void test_done_calls_prepare(void)
                            ONE_SUBMITTER "*");
 }
 
+/*
+ * A handler that waits for its own pool would wait for itself: caught in
+ * every build, whether the submitter is inside a call or not.
+ */
+static Threads *selfwait_pool;
+
+static void selfwait_handler(ThreadRequest *tr)
+{
+    test_req_handler_leave(test_req_handler_enter(tr));
+    threads_wait_done(selfwait_pool);
+    g_assert_not_reached();
+}
+
+static void test_handler_calls_wait_done(void)
+{
+    if (g_test_subprocess()) {
+        test_reg_reset(THREADS_DEFAULT_RING_SIZE, -1);
+        selfwait_pool = threads_create(1, "selfwait", test_req_init,
+                                       test_req_uninit, selfwait_handler,
+                                       check_done);
+        g_assert_nonnull(selfwait_pool);
+        test_req_commit(selfwait_pool, test_req_prepare(selfwait_pool, FALSE));
+        /* not inside any call while the handler runs */
+        for (;;) {
+            g_usleep(G_USEC_PER_SEC);
+        }
+    }
+    run_child_expect_abort("*qemu-threads: threads_wait_done: called from a "
+                           "thread_request_handler of the same Threads*");
+}
+
+/* destroy holds the submitter role until its last done has run */
+static Threads *destroy_reentrant_pool;
+
+static void destroy_reentrant_done(ThreadRequest *tr)
+{
+    test_req_done(tr);
+    threads_submit_request_prepare(destroy_reentrant_pool);
+    g_assert_not_reached();
+}
+
+static void test_done_in_destroy_calls_prepare(void)
+{
+    if (g_test_subprocess()) {
+        test_reg_reset(THREADS_DEFAULT_RING_SIZE, -1);
+        destroy_reentrant_pool = threads_create(1, "reentrant", test_req_init,
+                                                test_req_uninit, count_handler,
+                                                destroy_reentrant_done);
+        g_assert_nonnull(destroy_reentrant_pool);
+        test_req_commit(destroy_reentrant_pool,
+                        test_req_prepare(destroy_reentrant_pool, FALSE));
+        threads_destroy(destroy_reentrant_pool);
+        g_assert_not_reached();
+    }
+    run_child_expect_abort("*qemu-threads: threads_submit_request_prepare: "
+                           ONE_SUBMITTER "*");
+}
+
 int main(int argc, char **argv)
 {
     static const InitFailCase init_fail[] = { { 1, 1 }, { 2, 4 }, { 3, 2 } };
@@ -470,8 +634,15 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
 
     for (unsigned i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/errors/error-channel%s",
+                                                bad_cases[i].path +
+                                                strlen("/errors"));
+
         g_test_add_data_func(bad_cases[i].path, &bad_cases[i], test_bad_args);
+        g_test_add_data_func(path, &bad_cases[i], test_bad_args_error_channel);
     }
+    g_test_add_func("/errors/error-channel/ok-and-init-fails",
+                    test_error_channel_ok_and_init);
     g_test_add_func("/errors/limits-accepted", test_limits_accepted);
     for (unsigned i = 0; i < G_N_ELEMENTS(init_fail); i++) {
         char *path = g_strdup_printf("/errors/init-fails/%ux%u",
@@ -499,5 +670,10 @@ int main(int argc, char **argv)
                          GINT_TO_POINTER(TRUE), test_two_submitters);
     g_test_add_func("/errors/misuse/done-calls-prepare",
                     test_done_calls_prepare);
+    g_test_add_func("/errors/misuse/done-in-destroy-calls-prepare",
+                    test_done_in_destroy_calls_prepare);
+    g_test_add_func("/errors/misuse/handler-calls-wait-done",
+                    test_handler_calls_wait_done);
+    g_test_add_func("/errors/stderr-closed-pipe", test_stderr_closed_pipe);
     return g_test_run();
 }

@@ -11,6 +11,7 @@
 #include "common.h"
 
 #include <limits.h>
+#include <signal.h>
 
 /* ---- an event log ------------------------------------------------------ */
 
@@ -121,7 +122,7 @@ static void test_destroy_in_flight(gconstpointer data)
     test_reg_reset(total, -1);
     t = threads_create_with_options(c->threads, "inflight", test_req_init,
                                     logging_uninit, logging_handler,
-                                    logging_done, &o);
+                                    logging_done, &o, NULL);
     g_assert_nonnull(t);
     /* Fill every ring, some requests only prepared; nothing completes
      * before destroy but by chance. */
@@ -387,7 +388,7 @@ static void test_create_destroy_cycles(void)
         cycle_dones = 0;
         t = threads_create_with_options(threads, "cycle", test_req_init,
                                         test_req_uninit, cycle_handler,
-                                        cycle_done, &o);
+                                        cycle_done, &o, NULL);
         g_assert_nonnull(t);
         for (unsigned j = 0; j < commits; j++) {
             test_req_commit(t, test_req_prepare(t, TRUE));
@@ -433,7 +434,7 @@ static void test_huge_spin_budget(void)
         test_reg_reset(4, -1);
         t = threads_create_with_options(1, "huge", test_req_init,
                                         test_req_uninit, cycle_handler,
-                                        cycle_done, &o);
+                                        cycle_done, &o, NULL);
         g_assert_nonnull(t);
         do {
             g_assert_cmpint(g_get_monotonic_time(), <, deadline);
@@ -447,6 +448,105 @@ static void test_huge_spin_budget(void)
         g_assert_cmpuint(cycle_dones, ==, 1);
         threads_destroy(t);
         test_reg_check_all_uninit();
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+    g_test_trap_assert_passed();
+}
+
+/* ---- workers start like QEMU threads --------------------------------- */
+
+typedef struct WorkerView {
+    sigset_t mask;
+    unsigned long long proc_sigblk;
+    size_t stack_size;
+} WorkerView;
+
+static WorkerView worker_view;
+
+/* SigBlk of the calling thread, as the kernel reports it in /proc. */
+static unsigned long long proc_sigblk(void)
+{
+    char *status = NULL, *line;
+    unsigned long long v = 0;
+
+    g_assert_true(g_file_get_contents("/proc/thread-self/status", &status,
+                                      NULL, NULL));
+    line = strstr(status, "\nSigBlk:");
+    g_assert_nonnull(line);
+    v = g_ascii_strtoull(line + strlen("\nSigBlk:"), NULL, 16);
+    g_free(status);
+    return v;
+}
+
+static void view_handler(ThreadRequest *tr)
+{
+    TestReq *r = test_req_handler_enter(tr);
+    pthread_attr_t attr;
+
+    g_assert_cmpint(pthread_sigmask(SIG_BLOCK, NULL, &worker_view.mask), ==, 0);
+    worker_view.proc_sigblk = proc_sigblk();
+    g_assert_cmpint(pthread_getattr_np(pthread_self(), &attr), ==, 0);
+    g_assert_cmpint(pthread_attr_getstacksize(&attr, &worker_view.stack_size),
+                    ==, 0);
+    pthread_attr_destroy(&attr);
+    test_req_handler_leave(r);
+}
+
+static void view_done(ThreadRequest *tr)
+{
+    test_req_done(tr);
+}
+
+/* Signals that no thread can block, or that glibc keeps for itself. */
+static gboolean unblockable(int sig)
+{
+    return sig == SIGKILL || sig == SIGSTOP || (sig >= 32 && sig < SIGRTMIN);
+}
+
+/*
+ * A caller whose mask is empty (QEMU's main thread lets SIGTERM, SIGINT,
+ * SIGHUP, SIGCHLD and SIG_IPI through) still gets workers with every
+ * signal blocked, as qemu_thread_create() makes them, and keeps its own
+ * mask; the stack is the library's choice, not RUST_MIN_STACK's.
+ */
+static void test_workers_like_qemu_threads(void)
+{
+    if (g_test_subprocess()) {
+        sigset_t empty, after;
+        Threads *t;
+
+        g_assert_cmpint(setenv("RUST_MIN_STACK", "65536", 1), ==, 0);
+        sigemptyset(&empty);
+        g_assert_cmpint(pthread_sigmask(SIG_SETMASK, &empty, NULL), ==, 0);
+        test_reg_reset(THREADS_DEFAULT_RING_SIZE, -1);
+        t = threads_create(1, "sigmask", test_req_init, test_req_uninit,
+                           view_handler, view_done);
+        g_assert_nonnull(t);
+        g_assert_cmpint(pthread_sigmask(SIG_BLOCK, NULL, &after), ==, 0);
+        for (int sig = 1; sig <= SIGRTMAX; sig++) {
+            g_assert_false(sigismember(&after, sig));
+        }
+        test_req_commit(t, test_req_prepare(t, FALSE));
+        threads_wait_done(t);
+        threads_destroy(t);
+        test_reg_check_all_uninit();
+
+        for (int sig = 1; sig <= SIGRTMAX; sig++) {
+            if (!unblockable(sig)) {
+                if (!sigismember(&worker_view.mask, sig)) {
+                    g_error("signal %d is not blocked in a worker", sig);
+                }
+                /* valgrind keeps a signal of its own open in every thread */
+                if (!test_under("valgrind") &&
+                    !(worker_view.proc_sigblk & (1ull << (sig - 1)))) {
+                    g_error("/proc shows signal %d unblocked in a worker "
+                            "(SigBlk %016llx)", sig, worker_view.proc_sigblk);
+                }
+            }
+        }
+        g_assert_cmpuint(worker_view.stack_size, >=, THREADS_WORKER_STACK_SIZE);
+        g_assert_cmpuint(worker_view.stack_size, <, 2 * THREADS_WORKER_STACK_SIZE);
         return;
     }
     g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
@@ -485,5 +585,12 @@ int main(int argc, char **argv)
     g_test_add_func("/lifecycle/create-destroy-cycles",
                     test_create_destroy_cycles);
     g_test_add_func("/lifecycle/huge-spin-budget", test_huge_spin_budget);
+    /*
+     * Last: its child process makes GLib start a thread of its own (under
+     * valgrind, which lacks pidfd_open), which would throw the thread counts
+     * of the tests after it.
+     */
+    g_test_add_func("/lifecycle/worker-start/like-qemu-threads",
+                    test_workers_like_qemu_threads);
     return g_test_run();
 }

@@ -22,6 +22,11 @@
 #include <stdint.h>
 
 /**
+ * Bytes of `ThreadsError.message`, its terminating NUL included.
+ */
+#define THREADS_ERROR_MESSAGE_SIZE 256
+
+/**
  * Most worker threads one pool may have.
  */
 #define THREADS_MAX_THREADS 256
@@ -35,6 +40,37 @@
  * Requests per worker ring when none is given (the 2018 series' value).
  */
 #define THREADS_DEFAULT_RING_SIZE 4
+
+/**
+ * The stack every worker gets, whatever `RUST_MIN_STACK` says: handlers
+ * run zlib's deflate or inflate and QEMU's helpers, which need far less.
+ * Chosen, not inherited, so that a pool's memory use does not depend on
+ * the caller's environment.
+ */
+#define THREADS_WORKER_STACK_SIZE (2 << 20)
+
+/**
+ * What kind of failure a `ThreadsError` reports.
+ */
+typedef enum ThreadsErrorCode {
+  /**
+   * The call succeeded.
+   */
+  THREADS_ERROR_CODE_OK = 0,
+  /**
+   * A NULL callback, or a thread count or option out of range.
+   */
+  THREADS_ERROR_CODE_INVALID_ARGUMENT = 1,
+  /**
+   * `thread_request_init` returned NULL.
+   */
+  THREADS_ERROR_CODE_INIT_FAILED = 2,
+  /**
+   * The operating system refused to start a worker thread; `os_error`
+   * holds its errno.
+   */
+  THREADS_ERROR_CODE_SPAWN_FAILED = 3,
+} ThreadsErrorCode;
 
 /**
  * A pool of worker threads. Opaque: create it with `threads_create`.
@@ -110,6 +146,26 @@ typedef struct ThreadRequest {
    */
   unsigned int thread_index;
 } ThreadRequest;
+
+/**
+ * Why `threads_create_with_options` returned NULL, written where its
+ * `error` argument points.
+ */
+typedef struct ThreadsError {
+  /**
+   * The kind of failure; `THREADS_ERROR_CODE_OK` after a success.
+   */
+  enum ThreadsErrorCode code;
+  /**
+   * The errno the operating system gave for `SPAWN_FAILED`, else 0.
+   */
+  int os_error;
+  /**
+   * The reason, for a person: one line, NUL-terminated, cut to fit
+   * (empty after a success). It does not start with the library's name.
+   */
+  char message[THREADS_ERROR_MESSAGE_SIZE];
+} ThreadsError;
 
 /**
  * A snapshot of a pool's counters since it was created. Feed
@@ -193,15 +249,22 @@ struct Threads *threads_create(unsigned int threads_nr,
                                void (*thread_request_done)(struct ThreadRequest *request));
 
 /**
- * `threads_create`, with `options` (NULL means `threads_options_default()`).
- * The pool holds `threads_nr * options->ring_size` requests. Also returns
- * NULL, with a message, when `ring_size` is not a power of two from 1 to
+ * `threads_create`, with `options` (NULL means `threads_options_default()`)
+ * and an error channel. The pool holds `threads_nr * options->ring_size`
+ * requests. Also fails when `ring_size` is not a power of two from 1 to
  * `THREADS_MAX_RING_SIZE`.
+ *
+ * If `error` is not NULL, it receives the reason for a NULL return (and
+ * `THREADS_ERROR_CODE_OK` with an empty message on success), and nothing
+ * is printed: the caller reports it, e.g. through QEMU's `Error **errp`.
+ * If `error` is NULL, a failure prints one line on stderr, as
+ * `threads_create` does.
  *
  * # Safety
  *
  * As for `threads_create`; `options` must be NULL or point to a
- * `ThreadsOptions`.
+ * `ThreadsOptions`, `error` NULL or to writable memory for a
+ * `ThreadsError`.
  */
 struct Threads *threads_create_with_options(unsigned int threads_nr,
                                             const char *name,
@@ -209,7 +272,8 @@ struct Threads *threads_create_with_options(unsigned int threads_nr,
                                             void (*thread_request_uninit)(struct ThreadRequest *request),
                                             void (*thread_request_handler)(struct ThreadRequest *request),
                                             void (*thread_request_done)(struct ThreadRequest *request),
-                                            const struct ThreadsOptions *options);
+                                            const struct ThreadsOptions *options,
+                                            struct ThreadsError *error);
 
 /**
  * Finishes every committed request (handler and done, once each), stops

@@ -13,9 +13,10 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::error::{ThreadsError, ThreadsErrorCode};
 use crate::options::ThreadsOptions;
-use crate::pool::{Callbacks, RawPool};
-use crate::report::{error, fatal};
+use crate::pool::{on_worker_of, Callbacks, CreateError, RawPool};
+use crate::report::{error as report_error, fatal};
 use crate::request::ThreadRequest;
 use crate::stats::ThreadsStats;
 
@@ -57,10 +58,16 @@ impl Callbacks for CCallbacks {
 
 /// A pool of worker threads. Opaque: create it with `threads_create`.
 pub struct Threads {
-    /// Set while a submitter call runs, in debug builds: two submitters at
-    /// once, or a callback calling back into its own pool, is caught here
-    /// before it can corrupt the submitter's state.
+    /// Set while a submitter call runs: two submitters at once, or a `done`
+    /// callback calling back into its own pool, is caught here before it
+    /// can corrupt the submitter's state or loop for ever. An uncontended
+    /// swap and store cost a few nanoseconds per call (measured in
+    /// docs/benchmarks-threads.md), so every build checks.
     busy: AtomicBool,
+    /// The pool's `worker_tag`, kept here so that a call from one of its
+    /// workers is recognised without touching the pool, which another
+    /// thread may be using.
+    worker_tag: *const (),
     pool: UnsafeCell<RawPool<CCallbacks>>,
 }
 
@@ -71,6 +78,36 @@ fn boundary<R>(export: &str, body: impl FnOnce() -> R) -> R {
         Ok(r) => r,
         Err(_) => fatal(&format!("internal error: panic in {export}")),
     }
+}
+
+/// Takes the submitter role of `threads` for `export`, or aborts with a
+/// message if someone holds it or the caller is one of the pool's own
+/// workers (a handler calling back into its pool would wait for itself).
+fn enter(threads: &Threads, export: &str) {
+    // First, so that a handler calling in is named as such even while the
+    // submitter is inside a call of its own.
+    if on_worker_of(threads.worker_tag) {
+        fatal(&format!(
+            "{export}: called from a thread_request_handler of the same Threads, \
+             which would wait for itself"
+        ));
+    }
+    // Acquire: the flag hands the submitter state from one submitting
+    // thread to the next; pairs with the Release store in `leave` of the
+    // previous call. Relaxed would do for detection alone.
+    if threads.busy.swap(true, Ordering::Acquire) {
+        fatal(&format!(
+            "{export}: Threads used by two threads at once, or from inside one of \
+             its own callbacks; it allows one submitter at a time"
+        ));
+    }
+}
+
+/// Gives up the submitter role taken by `enter`.
+fn leave(threads: &Threads) {
+    // Release: pairs with the Acquire swap in the next `enter`, so the
+    // next submitter sees this one's writes to the pool.
+    threads.busy.store(false, Ordering::Release);
 }
 
 /// Gives `body` the pool of `threads` as its one submitter.
@@ -85,21 +122,11 @@ unsafe fn submitter<R>(
 ) -> Option<R> {
     // SAFETY: our caller passes NULL or a live Threads.
     let threads = unsafe { threads.as_ref() }?;
-    // Acquire/Release: the flag hands the submitter state from one
-    // submitting thread to the next (pairs with the Release store below of
-    // the previous call); Relaxed would do for detection alone.
-    if cfg!(debug_assertions) && threads.busy.swap(true, Ordering::Acquire) {
-        fatal(&format!(
-            "{export}: Threads used by two threads at once, or from inside one of \
-             its own callbacks; it allows one submitter at a time"
-        ));
-    }
-    // SAFETY: one submitter at a time is the API's contract (checked above
-    // in debug builds), so this is the only reference to the pool now.
+    enter(threads, export);
+    // SAFETY: `enter` gave us the submitter role, so this is the only
+    // reference to the pool until `leave`.
     let r = body(unsafe { &mut *threads.pool.get() });
-    if cfg!(debug_assertions) {
-        threads.busy.store(false, Ordering::Release);
-    }
+    leave(threads);
     Some(r)
 }
 
@@ -157,19 +184,27 @@ pub unsafe extern "C" fn threads_create(
             thread_request_handler,
             thread_request_done,
             ptr::null(),
+            ptr::null_mut(),
         )
     }
 }
 
-/// `threads_create`, with `options` (NULL means `threads_options_default()`).
-/// The pool holds `threads_nr * options->ring_size` requests. Also returns
-/// NULL, with a message, when `ring_size` is not a power of two from 1 to
+/// `threads_create`, with `options` (NULL means `threads_options_default()`)
+/// and an error channel. The pool holds `threads_nr * options->ring_size`
+/// requests. Also fails when `ring_size` is not a power of two from 1 to
 /// `THREADS_MAX_RING_SIZE`.
+///
+/// If `error` is not NULL, it receives the reason for a NULL return (and
+/// `THREADS_ERROR_CODE_OK` with an empty message on success), and nothing
+/// is printed: the caller reports it, e.g. through QEMU's `Error **errp`.
+/// If `error` is NULL, a failure prints one line on stderr, as
+/// `threads_create` does.
 ///
 /// # Safety
 ///
 /// As for `threads_create`; `options` must be NULL or point to a
-/// `ThreadsOptions`.
+/// `ThreadsOptions`, `error` NULL or to writable memory for a
+/// `ThreadsError`.
 #[no_mangle]
 pub unsafe extern "C" fn threads_create_with_options(
     threads_nr: c_uint,
@@ -179,42 +214,92 @@ pub unsafe extern "C" fn threads_create_with_options(
     thread_request_handler: Option<unsafe extern "C" fn(request: *mut ThreadRequest)>,
     thread_request_done: Option<unsafe extern "C" fn(request: *mut ThreadRequest)>,
     options: *const ThreadsOptions,
+    error: *mut ThreadsError,
 ) -> *mut Threads {
     boundary("threads_create", || {
-        let (Some(init), Some(handler)) = (thread_request_init, thread_request_handler) else {
-            error(
-                "threads_create: thread_request_init and thread_request_handler must not be NULL",
-            );
-            return ptr::null_mut();
+        // SAFETY: forwarded to our caller.
+        let result = unsafe {
+            create(
+                threads_nr,
+                name,
+                thread_request_init,
+                thread_request_uninit,
+                thread_request_handler,
+                thread_request_done,
+                options,
+            )
         };
-        // SAFETY: our caller passes NULL or a valid ThreadsOptions.
-        let options = unsafe { options.as_ref() }.copied().unwrap_or_default();
-        let name = if name.is_null() {
-            "threads".into()
-        } else {
-            // SAFETY: our caller passes a NUL-terminated string.
-            unsafe { CStr::from_ptr(name) }.to_string_lossy()
+        let (threads, report) = match result {
+            Ok(threads) => (threads, ThreadsError::ok()),
+            Err(e) => (ptr::null_mut(), e),
         };
-        let callbacks = CCallbacks {
-            handler,
-            done: thread_request_done,
-            uninit: thread_request_uninit,
-        };
-        // SAFETY: calling `init` is our caller's promise; what it returns is
-        // exclusively the pool's until uninit (same promise).
-        let init = || NonNull::new(unsafe { init() });
-        // SAFETY: see `init` above.
-        match unsafe { RawPool::new(threads_nr, &name, &options, callbacks, init) } {
-            Ok(pool) => Box::into_raw(Box::new(Threads {
-                busy: AtomicBool::new(false),
-                pool: UnsafeCell::new(pool),
-            })),
-            Err(e) => {
-                error(&format!("threads_create: {e}"));
-                ptr::null_mut()
+        if error.is_null() {
+            if report.code != ThreadsErrorCode::Ok {
+                report_error(&format!("threads_create: {}", report.message()));
             }
+        } else {
+            // SAFETY: our caller passes NULL or a writable ThreadsError.
+            unsafe { error.write(report) };
         }
+        threads
     })
+}
+
+/// The body of `threads_create_with_options`, with its failure as a
+/// `ThreadsError`. The error is returned by value, large as it is: it is
+/// written once into the caller's struct, on a path that is not hot.
+///
+/// # Safety
+///
+/// As for `threads_create`.
+#[allow(clippy::result_large_err)]
+unsafe fn create(
+    threads_nr: c_uint,
+    name: *const c_char,
+    thread_request_init: Option<unsafe extern "C" fn() -> *mut ThreadRequest>,
+    thread_request_uninit: Option<unsafe extern "C" fn(request: *mut ThreadRequest)>,
+    thread_request_handler: Option<unsafe extern "C" fn(request: *mut ThreadRequest)>,
+    thread_request_done: Option<unsafe extern "C" fn(request: *mut ThreadRequest)>,
+    options: *const ThreadsOptions,
+) -> Result<*mut Threads, ThreadsError> {
+    let (Some(init), Some(handler)) = (thread_request_init, thread_request_handler) else {
+        return Err(ThreadsError::new(
+            ThreadsErrorCode::InvalidArgument,
+            0,
+            "thread_request_init and thread_request_handler must not be NULL",
+        ));
+    };
+    // SAFETY: our caller passes NULL or a valid ThreadsOptions.
+    let options = unsafe { options.as_ref() }.copied().unwrap_or_default();
+    let name = if name.is_null() {
+        "threads".into()
+    } else {
+        // SAFETY: our caller passes a NUL-terminated string.
+        unsafe { CStr::from_ptr(name) }.to_string_lossy()
+    };
+    let callbacks = CCallbacks {
+        handler,
+        done: thread_request_done,
+        uninit: thread_request_uninit,
+    };
+    // SAFETY: calling `init` is our caller's promise; what it returns is
+    // exclusively the pool's until uninit (same promise).
+    let init = || NonNull::new(unsafe { init() });
+    // SAFETY: see `init` above.
+    match unsafe { RawPool::new(threads_nr, &name, &options, callbacks, init) } {
+        Ok(pool) => Ok(Box::into_raw(Box::new(Threads {
+            busy: AtomicBool::new(false),
+            worker_tag: pool.worker_tag(),
+            pool: UnsafeCell::new(pool),
+        }))),
+        Err(e) => {
+            let os_error = match &e {
+                CreateError::Spawn { error, .. } => error.raw_os_error().unwrap_or(0),
+                _ => 0,
+            };
+            Err(ThreadsError::new((&e).into(), os_error, &e.to_string()))
+        }
+    }
 }
 
 /// Finishes every committed request (handler and done, once each), stops
@@ -232,10 +317,11 @@ pub unsafe extern "C" fn threads_destroy(threads: *mut Threads) {
         if threads.is_null() {
             return;
         }
-        // Take the submitter role first, so that a destroy racing with a
-        // submitter is caught in debug builds instead of freeing under it.
+        // Take the submitter role for good, so that a destroy racing with
+        // a submitter, or a done callback calling back in while destroy
+        // finishes its requests, is caught instead of freeing under it.
         // SAFETY: our caller passes a live pool.
-        unsafe { submitter(threads, "threads_destroy", |_| ()) };
+        enter(unsafe { &*threads }, "threads_destroy");
         // SAFETY: the pointer came from Box::into_raw in threads_create and
         // our caller hands it back for good. Dropping the pool finishes the
         // work in flight, joins the workers and uninits the requests.

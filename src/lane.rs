@@ -33,7 +33,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::event::Event;
 use crate::request::ThreadRequest;
-use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
 use std::ptr::{self, NonNull};
 
 /// `submitted`: the worker is asleep (or about to be) on `Lane::event`.
@@ -46,7 +46,14 @@ const WAITER: usize = 1;
 const FLAGS: usize = 3;
 const ONE: usize = 4;
 
-/// Positions are counts of requests modulo 2^62.
+/// Slots per cache-padded block: the ring's storage is whole padded blocks,
+/// so that no two lanes' slots share a cache line (the submitter writes a
+/// slot while another lane's worker reads its own).
+const SLOTS_PER_BLOCK: usize = 128 / std::mem::size_of::<usize>();
+
+type SlotBlock = CachePadded<[AtomicPtr<ThreadRequest>; SLOTS_PER_BLOCK]>;
+
+/// Positions are counts of requests modulo 2^62 (2^30 on 32-bit hosts).
 pub(crate) const POS_MASK: usize = usize::MAX >> 2;
 
 #[inline]
@@ -87,7 +94,8 @@ struct WorkerSide {
     /// While WAITER is set: the completion count at which the worker wakes
     /// the submitter. Written by the submitter in `arm_waiter`.
     wake_at: AtomicUsize,
-    sleeps: AtomicU64,
+    /// A statistic; on a 32-bit host it wraps after 2^32 sleeps.
+    sleeps: AtomicUsize,
 }
 
 pub(crate) struct Lane {
@@ -98,7 +106,7 @@ pub(crate) struct Lane {
     /// the worker after it acquired `submitted` and by the submitter. The
     /// request data itself is published by the `submitted` and `completed`
     /// read-modify-writes, so the slots themselves need no ordering.
-    slots: Box<[AtomicPtr<ThreadRequest>]>,
+    slots: Box<[SlotBlock]>,
     mask: usize,
     /// The worker sleeps here when SLEEPING is set.
     event: Event,
@@ -114,10 +122,10 @@ impl Lane {
             worker: CachePadded::new(WorkerSide {
                 completed: AtomicUsize::new(word_of(start)),
                 wake_at: AtomicUsize::new(start),
-                sleeps: AtomicU64::new(0),
+                sleeps: AtomicUsize::new(0),
             }),
-            slots: (0..capacity)
-                .map(|_| AtomicPtr::new(ptr::null_mut()))
+            slots: (0..capacity.div_ceil(SLOTS_PER_BLOCK))
+                .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut()))))
                 .collect(),
             mask: capacity - 1,
             event: Event::new(),
@@ -130,7 +138,8 @@ impl Lane {
     /// requests pushed so far). Returns true if the worker was asleep and
     /// had to be woken, which costs a system call.
     pub(crate) fn push(&self, pos: usize, request: NonNull<ThreadRequest>) -> bool {
-        self.slots[pos & self.mask].store(request.as_ptr(), Ordering::Relaxed);
+        self.slot_cell(pos)
+            .store(request.as_ptr(), Ordering::Relaxed);
         // Release: publishes the slot and everything the caller wrote into
         // the request; pairs with the Acquire load in `poll`. The RMW also
         // reads the SLEEPING flag set by the compare-exchange in
@@ -173,9 +182,14 @@ impl Lane {
         pos_of(self.worker.completed.load(Ordering::Acquire))
     }
 
+    fn slot_cell(&self, pos: usize) -> &AtomicPtr<ThreadRequest> {
+        let i = pos & self.mask;
+        &self.slots[i / SLOTS_PER_BLOCK][i % SLOTS_PER_BLOCK]
+    }
+
     /// The request at `pos`, which must be submitted and not yet reaped.
     pub(crate) fn slot(&self, pos: usize) -> NonNull<ThreadRequest> {
-        let p = self.slots[pos & self.mask].load(Ordering::Relaxed);
+        let p = self.slot_cell(pos).load(Ordering::Relaxed);
         NonNull::new(p).expect("qemu-threads: lane slot read before it was written")
     }
 
@@ -215,7 +229,7 @@ impl Lane {
 
     pub(crate) fn worker_sleeps(&self) -> u64 {
         // Relaxed: a statistic, read without ordering against anything.
-        self.worker.sleeps.load(Ordering::Relaxed)
+        self.worker.sleeps.load(Ordering::Relaxed) as u64
     }
 
     // ---- worker side ----------------------------------------------------
@@ -278,5 +292,39 @@ impl Lane {
             self.event.wait();
         }
         true
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Two lanes' slots never share a cache line: each lane's ring is whole
+    /// padded blocks of its own (a 4-slot ring used to be a 32-byte
+    /// allocation of its own, which the allocator packs next to another).
+    #[test]
+    fn slots_fill_whole_cache_lines() {
+        for capacity in [1, 4, 16, 64] {
+            let lanes: Vec<Lane> = (0..4).map(|_| Lane::new(capacity, 0)).collect();
+            for lane in &lanes {
+                let start = lane.slots.as_ptr() as usize;
+                let bytes = std::mem::size_of_val(&*lane.slots);
+                let line = std::mem::align_of::<SlotBlock>();
+                assert!(line >= 64);
+                assert_eq!(start % line, 0, "capacity {capacity}: slots start mid-line");
+                assert_eq!(bytes % line, 0, "capacity {capacity}: slots end mid-line");
+                assert!(bytes >= capacity * std::mem::size_of::<usize>());
+            }
+        }
+    }
+
+    #[test]
+    fn every_position_has_its_own_slot() {
+        let lane = Lane::new(64, 0);
+        let cells: std::collections::HashSet<usize> = (0..64)
+            .map(|pos| lane.slot_cell(pos) as *const _ as usize)
+            .collect();
+        assert_eq!(cells.len(), 64);
+        assert!(std::ptr::eq(lane.slot_cell(3), lane.slot_cell(3 + 64)));
     }
 }

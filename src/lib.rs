@@ -15,12 +15,14 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod backoff;
+mod error;
 mod event;
 mod lane;
 mod options;
 mod pool;
 mod report;
 mod request;
+mod spawn;
 mod stats;
 mod sync;
 mod typed;
@@ -28,11 +30,13 @@ mod typed;
 #[cfg(not(loom))]
 pub mod ffi;
 
+pub use error::{ThreadsError, ThreadsErrorCode, THREADS_ERROR_MESSAGE_SIZE};
 pub use options::{
     InvalidArgument, ThreadsOptions, THREADS_DEFAULT_RING_SIZE, THREADS_MAX_RING_SIZE,
     THREADS_MAX_THREADS,
 };
 pub use pool::{Callbacks, CreateError, RawPool};
 pub use request::{ThreadRequest, ThreadRequestEntry};
+pub use spawn::THREADS_WORKER_STACK_SIZE;
 pub use stats::ThreadsStats;
 pub use typed::{Prepared, RequestPool};

@@ -27,6 +27,7 @@ use crate::lane::{distance, next, Lane, Poll};
 use crate::options::{InvalidArgument, ThreadsOptions};
 use crate::report::fatal;
 use crate::request::ThreadRequest;
+use crate::spawn::spawn_worker;
 use crate::stats::{SubmitterCounters, ThreadsStats};
 use crate::sync::{thread, Arc};
 
@@ -206,6 +207,12 @@ impl<C: Callbacks> RawPool<C> {
         // requests created (nothing is in flight yet).
         for index in 0..total {
             let request = init().ok_or(CreateError::InitFailed { index, total })?;
+            // A request from reused memory may still carry the tag of an
+            // earlier pool that lived at our address: clear it, so that
+            // only `prepare` can make a request pass the commit check.
+            // SAFETY: `init` returned it, so by the contract of `new` the
+            // pool may write it and nobody else accesses it.
+            unsafe { (*request.as_ptr()).node.sqe_next = ptr::null_mut() };
             pool.all.push(request);
         }
         // Hand requests out in init order, as the seed's list did not (it
@@ -213,9 +220,7 @@ impl<C: Callbacks> RawPool<C> {
         pool.free.extend(pool.all.iter().rev());
         for index in 0..threads {
             let shared = Arc::clone(&pool.shared);
-            let handle = thread::Builder::new()
-                .name(worker_name(name, index))
-                .spawn(move || run_worker(&shared, index))
+            let handle = spawn_worker(worker_name(name, index), move || run_worker(&shared, index))
                 .map_err(|error| CreateError::Spawn { index, error })?;
             pool.workers.push(handle);
         }
@@ -304,7 +309,13 @@ impl<C: Callbacks> RawPool<C> {
 
     /// Returns a request from `prepare` unused (no handler, no `done`).
     /// Used by the typed API when a prepared request is dropped.
-    pub(crate) fn give_back(&mut self, request: NonNull<ThreadRequest>) {
+    ///
+    /// # Safety
+    ///
+    /// `request` must point to a live `ThreadRequest`: one this pool's
+    /// `prepare` handed out and that was not committed (any other is
+    /// detected and aborts, as in `commit`, but is still read).
+    pub(crate) unsafe fn give_back(&mut self, request: NonNull<ThreadRequest>) {
         let lane = self.check_handed_out(request, "give_back");
         self.cursors[lane].reserved -= 1;
         self.free.push(request);
@@ -392,6 +403,13 @@ impl<C: Callbacks> RawPool<C> {
         (&*self.shared as *const Shared<C>).cast_mut().cast()
     }
 
+    /// What identifies this pool's workers to `on_worker_of`; it does not
+    /// change while the pool lives.
+    #[cfg(not(loom))]
+    pub(crate) fn worker_tag(&self) -> *const () {
+        self.tag().cast_const().cast()
+    }
+
     fn occupancy(&self, lane: usize) -> usize {
         let c = &self.cursors[lane];
         distance(c.reaped, c.pushed) + c.reserved
@@ -408,10 +426,15 @@ impl<C: Callbacks> RawPool<C> {
         let cursor = &mut self.cursors[lane];
         while cursor.reaped != completed {
             let request = l.slot(cursor.reaped);
-            self.shared.callbacks.done(request);
-            self.free.push(request);
+            // Account for the request before `done` runs: a Rust `done`
+            // that panics then leaves it reaped and free, and the next
+            // reap (in `wait_done` or drop) does not run `done` on it
+            // again. Only the submitter takes from `free`, and it is busy
+            // in this `done`.
             cursor.reaped = next(cursor.reaped);
             self.counters.completed += 1;
+            self.free.push(request);
+            self.shared.callbacks.done(request);
         }
     }
 
@@ -498,7 +521,24 @@ fn worker_name(name: &str, index: usize) -> String {
     full
 }
 
+#[cfg(not(loom))]
+std::thread_local! {
+    /// In a worker thread, the shared state of the pool it works for (the
+    /// pool's tag); null elsewhere.
+    static WORKER_OF: std::cell::Cell<*const ()> = const { std::cell::Cell::new(ptr::null()) };
+}
+
+/// True when called from a worker of the pool whose `worker_tag` is `tag`,
+/// i.e. from inside its handler: a submitter call made there would wait
+/// for the very worker that makes it.
+#[cfg(not(loom))]
+pub(crate) fn on_worker_of(tag: *const ()) -> bool {
+    WORKER_OF.with(|w| w.get() == tag)
+}
+
 fn run_worker<C: Callbacks>(shared: &Shared<C>, index: usize) {
+    #[cfg(not(loom))]
+    WORKER_OF.with(|w| w.set((shared as *const Shared<C>).cast()));
     // A panic here would be a bug in this crate (C callbacks cannot
     // unwind into Rust: an unwinding `extern "C"` call aborts). Unwinding
     // out of a thread the C side knows nothing about would leave the

@@ -36,6 +36,18 @@ impl<T: Send + 'static> Typed<T> {
         // `Box::into_raw`); exclusivity is our caller's promise.
         unsafe { &mut (*request.as_ptr().cast::<Boxed<T>>()).value }
     }
+
+    /// Like `value`, shared: several may be alive at once.
+    ///
+    /// # Safety
+    ///
+    /// `request` must be the header of a live `Boxed<T>` made by
+    /// `RequestPool::new`, and nothing may write it for `'a`.
+    unsafe fn value_ref<'a>(request: NonNull<ThreadRequest>) -> &'a T {
+        // SAFETY: as in `value`; a shared reborrow made straight from the
+        // raw pointer, never through a `&mut`, so two of them may coexist.
+        unsafe { &(*request.as_ptr().cast::<Boxed<T>>()).value }
+    }
 }
 
 impl<T: Send + 'static> Callbacks for Typed<T> {
@@ -174,8 +186,9 @@ impl<T: Send + 'static> Prepared<'_, T> {
 impl<T: Send + 'static> Deref for Prepared<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: a prepared request belongs to its holder until commit.
-        unsafe { Typed::<T>::value(self.request) }
+        // SAFETY: a prepared request belongs to its holder until commit, and
+        // `&self` rules out a `deref_mut` while this borrow lives.
+        unsafe { Typed::<T>::value_ref(self.request) }
     }
 }
 
@@ -189,7 +202,9 @@ impl<T: Send + 'static> DerefMut for Prepared<'_, T> {
 impl<T: Send + 'static> Drop for Prepared<'_, T> {
     fn drop(&mut self) {
         if !self.committed {
-            self.pool.raw.give_back(self.request);
+            // SAFETY: `request` was handed out by this pool's prepare and,
+            // not committed, is still reserved.
+            unsafe { self.pool.raw.give_back(self.request) };
         }
     }
 }

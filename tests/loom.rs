@@ -125,3 +125,14 @@ fn destroy_in_flight() {
 fn with_backoff() {
     loom::model(|| run(1, options(1, 1, 1), 2, true, true));
 }
+
+/// prepare_wait with more than one request in flight: five jobs through a
+/// ring of four, so the fifth waits with four in flight and the submitter
+/// sleeps until half of them (two) have completed. Without this model, a
+/// wake point that can never be reached survived every other one.
+#[test]
+fn prepare_wait_half_drained() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.map_or(2, |b| b.min(2)));
+    builder.check(|| run(1, options(4, 0, 0), 5, true, true));
+}
