@@ -1,3 +1,15 @@
+/*
+ * What the per-call misuse checks cost, in instructions (see
+ * docs/benchmarks-threads.md): a million prepares on a pool whose requests
+ * are all handed out. Build against a release libqemu_threads.a and run
+ * under valgrind --tool=callgrind:
+ *
+ *   gcc -O2 -Iinclude benches/misuse-check-cost.c \
+ *       build-bench/libqemu_threads.a $(scripts/rust-native-libs) -o cost
+ *   valgrind --tool=callgrind ./cost
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
 #include <stdio.h>
 #include "qemu-threads.h"
 typedef struct { long v; ThreadRequest tr; } Req;
