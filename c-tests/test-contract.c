@@ -93,6 +93,7 @@ static void test_exactly_once(gconstpointer data)
     threads_get_stats(t, &st);
     g_assert_cmpuint(st.submitted, ==, eo_nr);
     g_assert_cmpuint(st.completed, ==, eo_nr);
+    g_assert_cmpuint(threads_get_prepare_full(t), ==, st.prepare_full);
     /* prepare_full also counts prepare_wait calls that had to wait. */
     if (c->mode == EO_PREPARE) {
         g_assert_cmpuint(st.prepare_full, ==, nulls);
@@ -465,6 +466,8 @@ static void test_prepare_until_full(gconstpointer data)
     }
     threads_get_stats(t, &st);
     g_assert_cmpuint(st.prepare_full, ==, 3);
+    g_assert_cmpuint(threads_get_prepare_full(t), ==, 3);
+    g_assert_cmpuint(threads_get_prepare_full(NULL), ==, 0);
     g_assert_cmpuint(st.submitted, ==, threads * ring);
     g_assert_cmpuint(st.completed, ==, 0);
     g_assert_cmpuint(gated_dones, ==, 0);

@@ -168,9 +168,9 @@ typedef struct ThreadsError {
 } ThreadsError;
 
 /**
- * A snapshot of a pool's counters since it was created. Feed
- * `prepare_full` into QEMU's "compression busy" counter: it counts the
- * times no worker could take a request.
+ * A snapshot of a pool's counters since it was created. `prepare_full`
+ * counts the times no worker could take a request (QEMU's "compression
+ * busy"); `threads_get_prepare_full()` reads it alone, more cheaply.
  */
 typedef struct ThreadsStats {
   /**
@@ -354,6 +354,17 @@ void threads_wait_done(struct Threads *threads);
  * call (one at a time); `stats` must be NULL or writable.
  */
 void threads_get_stats(struct Threads *threads, struct ThreadsStats *stats);
+
+/**
+ * `prepare_full` of `threads_get_stats()` alone (0 if `threads` is NULL):
+ * a counter of the submitter's own, so it reads no worker's cache line.
+ *
+ * # Safety
+ *
+ * `threads` must be NULL or a live pool, and this counts as a submitter
+ * call (one at a time).
+ */
+uint64_t threads_get_prepare_full(struct Threads *threads);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -447,3 +447,23 @@ pub unsafe extern "C" fn threads_get_stats(threads: *mut Threads, stats: *mut Th
         unsafe { stats.write(s.unwrap_or_default()) };
     })
 }
+
+/// `prepare_full` of `threads_get_stats()` alone (0 if `threads` is NULL):
+/// a counter of the submitter's own, so it reads no worker's cache line.
+///
+/// # Safety
+///
+/// `threads` must be NULL or a live pool, and this counts as a submitter
+/// call (one at a time).
+#[no_mangle]
+pub unsafe extern "C" fn threads_get_prepare_full(threads: *mut Threads) -> u64 {
+    boundary("threads_get_prepare_full", || {
+        // SAFETY: forwarded to our caller.
+        unsafe {
+            submitter(threads, "threads_get_prepare_full", |pool| {
+                pool.prepare_full()
+            })
+        }
+        .unwrap_or(0)
+    })
+}

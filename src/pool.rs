@@ -384,6 +384,12 @@ impl<C: Callbacks> RawPool<C> {
         }
     }
 
+    /// `stats().prepare_full` alone: one counter of the submitter's own,
+    /// without reading every worker's cache line for `worker_sleeps`.
+    pub fn prepare_full(&self) -> u64 {
+        self.counters.prepare_full
+    }
+
     /// A snapshot of the pool's counters.
     pub fn stats(&self) -> ThreadsStats {
         let c = &self.counters;

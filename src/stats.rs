@@ -1,8 +1,8 @@
 //! Counters a pool keeps about itself, for `threads_get_stats`.
 
-/// A snapshot of a pool's counters since it was created. Feed
-/// `prepare_full` into QEMU's "compression busy" counter: it counts the
-/// times no worker could take a request.
+/// A snapshot of a pool's counters since it was created. `prepare_full`
+/// counts the times no worker could take a request (QEMU's "compression
+/// busy"); `threads_get_prepare_full()` reads it alone, more cheaply.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ThreadsStats {
