@@ -217,18 +217,14 @@ pub unsafe extern "C" fn threads_create_with_options(
     error: *mut ThreadsError,
 ) -> *mut Threads {
     boundary("threads_create", || {
-        // SAFETY: forwarded to our caller.
-        let result = unsafe {
-            create(
-                threads_nr,
-                name,
-                thread_request_init,
-                thread_request_uninit,
-                thread_request_handler,
-                thread_request_done,
-                options,
-            )
+        let callbacks = CreateCallbacks {
+            init: thread_request_init,
+            uninit: thread_request_uninit,
+            handler: thread_request_handler,
+            done: thread_request_done,
         };
+        // SAFETY: forwarded to our caller.
+        let result = unsafe { create(threads_nr, name, callbacks, options) };
         let (threads, report) = match result {
             Ok(threads) => (threads, ThreadsError::ok()),
             Err(e) => (ptr::null_mut(), e),
@@ -245,6 +241,14 @@ pub unsafe extern "C" fn threads_create_with_options(
     })
 }
 
+/// The callbacks as `threads_create*` receive them, any of them NULL.
+struct CreateCallbacks {
+    init: Option<unsafe extern "C" fn() -> *mut ThreadRequest>,
+    uninit: Option<RequestFn>,
+    handler: Option<RequestFn>,
+    done: Option<RequestFn>,
+}
+
 /// The body of `threads_create_with_options`, with its failure as a
 /// `ThreadsError`. The error is returned by value, large as it is: it is
 /// written once into the caller's struct, on a path that is not hot.
@@ -256,13 +260,10 @@ pub unsafe extern "C" fn threads_create_with_options(
 unsafe fn create(
     threads_nr: c_uint,
     name: *const c_char,
-    thread_request_init: Option<unsafe extern "C" fn() -> *mut ThreadRequest>,
-    thread_request_uninit: Option<unsafe extern "C" fn(request: *mut ThreadRequest)>,
-    thread_request_handler: Option<unsafe extern "C" fn(request: *mut ThreadRequest)>,
-    thread_request_done: Option<unsafe extern "C" fn(request: *mut ThreadRequest)>,
+    callbacks: CreateCallbacks,
     options: *const ThreadsOptions,
 ) -> Result<*mut Threads, ThreadsError> {
-    let (Some(init), Some(handler)) = (thread_request_init, thread_request_handler) else {
+    let (Some(init), Some(handler)) = (callbacks.init, callbacks.handler) else {
         return Err(ThreadsError::new(
             ThreadsErrorCode::InvalidArgument,
             0,
@@ -279,8 +280,8 @@ unsafe fn create(
     };
     let callbacks = CCallbacks {
         handler,
-        done: thread_request_done,
-        uninit: thread_request_uninit,
+        done: callbacks.done,
+        uninit: callbacks.uninit,
     };
     // SAFETY: calling `init` is our caller's promise; what it returns is
     // exclusively the pool's until uninit (same promise).
