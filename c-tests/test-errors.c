@@ -553,8 +553,14 @@ static void reentrant_done(ThreadRequest *tr)
     g_assert_not_reached();
 }
 
-static void test_done_calls_prepare(void)
+/*
+ * A done that calls prepare, run from wait_done or (data TRUE) from destroy,
+ * which holds the submitter role until its last done has run.
+ */
+static void test_done_calls_prepare(gconstpointer data)
 {
+    gboolean in_destroy = GPOINTER_TO_INT(data);
+
     if (g_test_subprocess()) {
         test_reg_reset(THREADS_DEFAULT_RING_SIZE, -1);
         reentrant_pool = threads_create(1, "reentrant", test_req_init,
@@ -562,7 +568,11 @@ static void test_done_calls_prepare(void)
                                         reentrant_done);
         g_assert_nonnull(reentrant_pool);
         test_req_commit(reentrant_pool, test_req_prepare(reentrant_pool, FALSE));
-        threads_wait_done(reentrant_pool);
+        if (in_destroy) {
+            threads_destroy(reentrant_pool);
+        } else {
+            threads_wait_done(reentrant_pool);
+        }
         g_assert_not_reached();
     }
     run_child_expect_abort("*qemu-threads: threads_submit_request_prepare: "
@@ -598,33 +608,6 @@ static void test_handler_calls_wait_done(void)
     }
     run_child_expect_abort("*qemu-threads: threads_wait_done: called from a "
                            "thread_request_handler of the same Threads*");
-}
-
-/* destroy holds the submitter role until its last done has run */
-static Threads *destroy_reentrant_pool;
-
-static void destroy_reentrant_done(ThreadRequest *tr)
-{
-    test_req_done(tr);
-    threads_submit_request_prepare(destroy_reentrant_pool);
-    g_assert_not_reached();
-}
-
-static void test_done_in_destroy_calls_prepare(void)
-{
-    if (g_test_subprocess()) {
-        test_reg_reset(THREADS_DEFAULT_RING_SIZE, -1);
-        destroy_reentrant_pool = threads_create(1, "reentrant", test_req_init,
-                                                test_req_uninit, count_handler,
-                                                destroy_reentrant_done);
-        g_assert_nonnull(destroy_reentrant_pool);
-        test_req_commit(destroy_reentrant_pool,
-                        test_req_prepare(destroy_reentrant_pool, FALSE));
-        threads_destroy(destroy_reentrant_pool);
-        g_assert_not_reached();
-    }
-    run_child_expect_abort("*qemu-threads: threads_submit_request_prepare: "
-                           ONE_SUBMITTER "*");
 }
 
 int main(int argc, char **argv)
@@ -668,10 +651,10 @@ int main(int argc, char **argv)
                          GINT_TO_POINTER(FALSE), test_two_submitters);
     g_test_add_data_func("/errors/misuse/two-submitters-commit",
                          GINT_TO_POINTER(TRUE), test_two_submitters);
-    g_test_add_func("/errors/misuse/done-calls-prepare",
-                    test_done_calls_prepare);
-    g_test_add_func("/errors/misuse/done-in-destroy-calls-prepare",
-                    test_done_in_destroy_calls_prepare);
+    g_test_add_data_func("/errors/misuse/done-calls-prepare",
+                         GINT_TO_POINTER(FALSE), test_done_calls_prepare);
+    g_test_add_data_func("/errors/misuse/done-in-destroy-calls-prepare",
+                         GINT_TO_POINTER(TRUE), test_done_calls_prepare);
     g_test_add_func("/errors/misuse/handler-calls-wait-done",
                     test_handler_calls_wait_done);
     g_test_add_func("/errors/stderr-closed-pipe", test_stderr_closed_pipe);

@@ -68,17 +68,6 @@ impl ThreadsError {
         }
         e
     }
-
-    /// The message as Rust text (for tests and the stderr fallback).
-    pub fn message(&self) -> String {
-        let bytes: Vec<u8> = self
-            .message
-            .iter()
-            .take_while(|&&c| c != 0)
-            .map(|&c| c as u8)
-            .collect();
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
 }
 
 impl From<&CreateError> for ThreadsErrorCode {
@@ -100,7 +89,13 @@ mod tests {
         let long = "é".repeat(THREADS_ERROR_MESSAGE_SIZE);
         let e = ThreadsError::new(ThreadsErrorCode::InitFailed, 0, &long);
         assert_eq!(e.message[THREADS_ERROR_MESSAGE_SIZE - 1], 0);
-        let m = e.message();
+        let bytes: Vec<u8> = e
+            .message
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        let m = String::from_utf8(bytes).expect("cut on a character boundary");
         assert!(m.len() < THREADS_ERROR_MESSAGE_SIZE);
         assert!(m.chars().all(|c| c == 'é'));
         assert_eq!(m.len(), (THREADS_ERROR_MESSAGE_SIZE - 1) / 2 * 2);

@@ -8,7 +8,7 @@
 
 use std::cell::UnsafeCell;
 use std::ffi::CStr;
-use std::os::raw::{c_char, c_uint};
+use std::os::raw::{c_char, c_int, c_uint};
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -227,13 +227,14 @@ pub unsafe extern "C" fn threads_create_with_options(
         let result = unsafe { create(threads_nr, name, callbacks, options) };
         let (threads, report) = match result {
             Ok(threads) => (threads, ThreadsError::ok()),
-            Err(e) => (ptr::null_mut(), e),
-        };
-        if error.is_null() {
-            if report.code != ThreadsErrorCode::Ok {
-                report_error(&format!("threads_create: {}", report.message()));
+            Err((code, os_error, message)) => {
+                if error.is_null() {
+                    report_error(&format!("threads_create: {message}"));
+                }
+                (ptr::null_mut(), ThreadsError::new(code, os_error, &message))
             }
-        } else {
+        };
+        if !error.is_null() {
             // SAFETY: our caller passes NULL or a writable ThreadsError.
             unsafe { error.write(report) };
         }
@@ -249,25 +250,26 @@ struct CreateCallbacks {
     done: Option<RequestFn>,
 }
 
-/// The body of `threads_create_with_options`, with its failure as a
-/// `ThreadsError`. The error is returned by value, large as it is: it is
-/// written once into the caller's struct, on a path that is not hot.
+/// Why a create failed, before it is printed or put in a `ThreadsError`:
+/// the kind, the errno of a failed spawn (else 0), and the message.
+type CreateFailure = (ThreadsErrorCode, c_int, String);
+
+/// The body of `threads_create_with_options`.
 ///
 /// # Safety
 ///
 /// As for `threads_create`.
-#[allow(clippy::result_large_err)]
 unsafe fn create(
     threads_nr: c_uint,
     name: *const c_char,
     callbacks: CreateCallbacks,
     options: *const ThreadsOptions,
-) -> Result<*mut Threads, ThreadsError> {
+) -> Result<*mut Threads, CreateFailure> {
     let (Some(init), Some(handler)) = (callbacks.init, callbacks.handler) else {
-        return Err(ThreadsError::new(
+        return Err((
             ThreadsErrorCode::InvalidArgument,
             0,
-            "thread_request_init and thread_request_handler must not be NULL",
+            "thread_request_init and thread_request_handler must not be NULL".into(),
         ));
     };
     // SAFETY: our caller passes NULL or a valid ThreadsOptions.
@@ -298,7 +300,7 @@ unsafe fn create(
                 CreateError::Spawn { error, .. } => error.raw_os_error().unwrap_or(0),
                 _ => 0,
             };
-            Err(ThreadsError::new((&e).into(), os_error, &e.to_string()))
+            Err(((&e).into(), os_error, e.to_string()))
         }
     }
 }
