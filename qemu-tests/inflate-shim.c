@@ -1,8 +1,8 @@
 /*
  * LD_PRELOAD shim for QEMU's destination, so that qemu-tests/dest-stream
  * can steer zlib without a test hook in QEMU: it delays inflate() for one
- * chosen compressed page (holding one decompression lane back), or makes
- * every inflateInit() fail.
+ * chosen compressed page (holding one decompression lane back), fails one
+ * chosen inflate() call, or makes every inflateInit() fail.
  *
  *   QT_SLOW_INFLATE_HEX  hex of the first bytes of the compressed page to
  *                        delay (what inflate() finds at next_in)
@@ -10,6 +10,9 @@
  *   QT_SLOW_INFLATE_LOG  file that gets one line per delayed call, so the
  *                        test can prove the delay really happened
  *   QT_FAIL_INFLATE_INIT if set, inflateInit() returns Z_MEM_ERROR
+ *   QT_FAIL_INFLATE_CALL N: the Nth inflate() call (counting from 1, over
+ *                        all threads) returns Z_DATA_ERROR without
+ *                        inflating, as a corrupted page on a live socket
  *
  * The sleep comes before the real inflate(), which writes straight into
  * guest memory: the page keeps its old content until the delay is over.
@@ -65,12 +68,20 @@ static int wanted(const z_streamp strm)
 int inflate(z_streamp strm, int flush)
 {
     static inflate_fn real;
+    /* Only the count matters, not what other memory it orders. */
+    static unsigned long calls;
+    const char *fail_at;
 
     if (!real) {
         real = (inflate_fn)dlsym(RTLD_NEXT, "inflate");
         if (!real) {
             abort();
         }
+    }
+    fail_at = getenv("QT_FAIL_INFLATE_CALL");
+    if (fail_at && __atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED) ==
+        strtoul(fail_at, NULL, 10)) {
+        return Z_DATA_ERROR;
     }
     if (wanted(strm)) {
         const char *ms_s = getenv("QT_SLOW_INFLATE_MS");
