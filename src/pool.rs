@@ -1,11 +1,13 @@
 //! The pool: one submitter, `threads_nr` workers, one lane each.
 //!
-//! The submitter's bookkeeping (free requests, per-lane cursors, counters)
-//! lives in `RawPool` and is touched by the submitter only; what the workers
-//! share with it is `Shared` (the lanes, the callbacks, the submitter's wake
-//! event). Requests are raw `ThreadRequest` pointers that the caller's
-//! `init` produced, which is what the C ABI needs; `RequestPool` in
-//! `typed.rs` wraps this for Rust callers.
+//! The submitter's bookkeeping (free requests, the submitter's end of each
+//! lane and the requests reserved against it, counters) lives in `RawPool`
+//! and is touched by the submitter only; each worker owns the worker's end
+//! of its lane (see `lane.rs`), and what the workers share with the
+//! submitter is `Shared` (the callbacks, the submitter's wake event).
+//! Requests are raw `ThreadRequest` pointers that the caller's `init`
+//! produced, which is what the C ABI needs; `RequestPool` in `typed.rs`
+//! wraps this for Rust callers.
 //!
 //! Accounting: every request is at all times in exactly one of: the free
 //! list, a lane (submitted and not yet reaped), or handed out by `prepare`
@@ -23,7 +25,7 @@ use std::ptr::{self, NonNull};
 
 use crate::backoff::{Backoff, Budget};
 use crate::event::Event;
-use crate::lane::{distance, next, Lane, Poll};
+use crate::lane::{self, Poll, SubmitterLane, WorkerLane};
 use crate::options::{InvalidArgument, ThreadsOptions};
 use crate::report::fatal;
 use crate::request::ThreadRequest;
@@ -85,7 +87,6 @@ impl fmt::Display for CreateError {
 impl std::error::Error for CreateError {}
 
 struct Shared<C> {
-    lanes: Box<[Lane]>,
     callbacks: C,
     /// The submitter sleeps here when it armed WAITER on its lanes.
     submitter_event: Event,
@@ -103,13 +104,11 @@ enum Wake {
     HalfDrained,
 }
 
-/// The submitter's view of one lane.
-#[derive(Clone, Copy)]
+/// The submitter's view of one lane: its end of the lane and what
+/// `prepare` reserved against it.
 struct Cursor {
-    /// Requests pushed into the lane (a position, see `lane.rs`).
-    pushed: usize,
-    /// Requests whose `done` has run; `reaped..pushed` are in the ring.
-    reaped: usize,
+    /// The submitter's end of the lane: what was pushed, what was reaped.
+    lane: SubmitterLane,
     /// Requests handed out by `prepare` for this lane, not yet committed.
     reserved: usize,
 }
@@ -175,25 +174,25 @@ impl<C: Callbacks> RawPool<C> {
             .map_err(CreateError::InvalidArgument)?;
         let threads = threads_nr as usize;
         let capacity = options.ring_size as usize;
-        let start = start & crate::lane::POS_MASK;
         let total = threads * capacity;
         let shared = Arc::new(Shared {
-            lanes: (0..threads).map(|_| Lane::new(capacity, start)).collect(),
             callbacks,
             submitter_event: Event::new(),
             worker_budget: options.worker_budget(),
         });
+        let mut cursors = Vec::with_capacity(threads);
+        let mut worker_lanes: Vec<WorkerLane> = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (submitter, worker) = lane::new(capacity, start);
+            cursors.push(Cursor {
+                lane: submitter,
+                reserved: 0,
+            });
+            worker_lanes.push(worker);
+        }
         let mut pool = RawPool {
             shared,
-            cursors: vec![
-                Cursor {
-                    pushed: start,
-                    reaped: start,
-                    reserved: 0,
-                };
-                threads
-            ]
-            .into_boxed_slice(),
+            cursors: cursors.into_boxed_slice(),
             capacity,
             free: Vec::with_capacity(total),
             all: Vec::with_capacity(total),
@@ -218,9 +217,12 @@ impl<C: Callbacks> RawPool<C> {
         // Hand requests out in init order, as the seed's list did not (it
         // was LIFO); either is correct, this one is easier to follow.
         pool.free.extend(pool.all.iter().rev());
-        for index in 0..threads {
+        // Each worker gets its lane's worker end, and only that: the
+        // submitter's ends stay in `pool.cursors`. The ends of workers not
+        // started (a spawn failed) are dropped with `worker_lanes`.
+        for (index, lane) in worker_lanes.into_iter().enumerate() {
             let shared = Arc::clone(&pool.shared);
-            let handle = spawn_worker(worker_name(name, index), move || run_worker(&shared, index))
+            let handle = spawn_worker(worker_name(name, index), move || run_worker(&shared, lane))
                 .map_err(|error| CreateError::Spawn { index, error })?;
             pool.workers.push(handle);
         }
@@ -335,9 +337,7 @@ impl<C: Callbacks> RawPool<C> {
         let lane = self.check_handed_out(request, "threads_submit_request_commit");
         let cursor = &mut self.cursors[lane];
         cursor.reserved -= 1;
-        let pos = cursor.pushed;
-        cursor.pushed = next(pos);
-        if self.shared.lanes[lane].push(pos, request) {
+        if cursor.lane.push(request) {
             self.counters.worker_wakeups += 1;
         }
         self.counters.submitted += 1;
@@ -397,7 +397,7 @@ impl<C: Callbacks> RawPool<C> {
             submitted: c.submitted,
             completed: c.completed,
             prepare_full: c.prepare_full,
-            worker_sleeps: self.shared.lanes.iter().map(Lane::worker_sleeps).sum(),
+            worker_sleeps: self.cursors.iter().map(|c| c.lane.worker_sleeps()).sum(),
             worker_wakeups: c.worker_wakeups,
             submitter_sleeps: c.submitter_sleeps,
         }
@@ -418,26 +418,22 @@ impl<C: Callbacks> RawPool<C> {
 
     fn occupancy(&self, lane: usize) -> usize {
         let c = &self.cursors[lane];
-        distance(c.reaped, c.pushed) + c.reserved
+        c.lane.in_flight() + c.reserved
     }
 
     fn any_in_flight(&self) -> bool {
-        self.cursors.iter().any(|c| c.pushed != c.reaped)
+        self.cursors.iter().any(|c| c.lane.has_in_flight())
     }
 
     /// Runs `done` on the lane's completed requests and frees them.
     fn reap(&mut self, lane: usize) {
-        let l = &self.shared.lanes[lane];
-        let completed = l.completed();
-        let cursor = &mut self.cursors[lane];
-        while cursor.reaped != completed {
-            let request = l.slot(cursor.reaped);
+        for request in self.cursors[lane].lane.reap() {
             // Account for the request before `done` runs: a Rust `done`
-            // that panics then leaves it reaped and free, and the next
-            // reap (in `wait_done` or drop) does not run `done` on it
-            // again. Only the submitter takes from `free`, and it is busy
-            // in this `done`.
-            cursor.reaped = next(cursor.reaped);
+            // that panics then leaves it reaped (the lane counted it so
+            // when it yielded it) and free, and the next reap (in
+            // `wait_done` or drop) does not run `done` on it again. Only
+            // the submitter takes from `free`, and it is busy in this
+            // `done`.
             self.counters.completed += 1;
             self.free.push(request);
             self.shared.callbacks.done(request);
@@ -448,8 +444,7 @@ impl<C: Callbacks> RawPool<C> {
     fn progress(&self) -> bool {
         self.cursors
             .iter()
-            .zip(self.shared.lanes.iter())
-            .any(|(c, l)| c.pushed != c.reaped && l.completed() != c.reaped)
+            .any(|c| c.lane.has_in_flight() && c.lane.has_completions())
     }
 
     /// Returns after some lane with requests in flight has made progress,
@@ -476,22 +471,22 @@ impl<C: Callbacks> RawPool<C> {
     fn arm_waiters(&self, wake: Wake) -> bool {
         self.cursors
             .iter()
-            .zip(self.shared.lanes.iter())
-            .filter(|(c, _)| c.pushed != c.reaped)
-            .all(|(c, l)| {
-                let in_flight = distance(c.reaped, c.pushed);
+            .map(|c| &c.lane)
+            .filter(|l| l.has_in_flight())
+            .all(|l| {
+                let in_flight = l.in_flight();
                 let wanted = match wake {
                     Wake::Drained => in_flight,
                     Wake::HalfDrained => in_flight.div_ceil(2),
                 };
-                l.arm_waiter(c.reaped, (c.reaped + wanted) & crate::lane::POS_MASK)
+                l.arm_waiter(wanted)
             })
     }
 
     fn disarm_waiters(&self) {
-        for (c, l) in self.cursors.iter().zip(self.shared.lanes.iter()) {
-            if c.pushed != c.reaped {
-                l.disarm_waiter();
+        for c in self.cursors.iter() {
+            if c.lane.has_in_flight() {
+                c.lane.disarm_waiter();
             }
         }
     }
@@ -502,8 +497,8 @@ impl<C: Callbacks> Drop for RawPool<C> {
     /// and joins the workers, then runs `uninit` on every request.
     fn drop(&mut self) {
         self.wait_done();
-        for lane in self.shared.lanes.iter() {
-            lane.quit();
+        for c in self.cursors.iter() {
+            c.lane.quit();
         }
         for worker in self.workers.drain(..) {
             // A worker that panicked has already aborted the process.
@@ -542,7 +537,7 @@ pub(crate) fn on_worker_of(tag: *const ()) -> bool {
     WORKER_OF.with(|w| w.get() == tag)
 }
 
-fn run_worker<C: Callbacks>(shared: &Shared<C>, index: usize) {
+fn run_worker<C: Callbacks>(shared: &Shared<C>, lane: WorkerLane) {
     #[cfg(not(loom))]
     WORKER_OF.with(|w| w.set((shared as *const Shared<C>).cast()));
     // A panic here would be a bug in this crate (C callbacks cannot
@@ -552,23 +547,20 @@ fn run_worker<C: Callbacks>(shared: &Shared<C>, index: usize) {
     // Under loom, a failed model check is a panic that must reach the
     // checker to be reported.
     if cfg!(loom) {
-        return worker_loop(shared, index);
+        return worker_loop(shared, lane);
     }
-    let result = panic::catch_unwind(AssertUnwindSafe(|| worker_loop(shared, index)));
+    let result = panic::catch_unwind(AssertUnwindSafe(|| worker_loop(shared, lane)));
     if result.is_err() {
         fatal("internal error: a worker thread panicked");
     }
 }
 
-fn worker_loop<C: Callbacks>(shared: &Shared<C>, index: usize) {
-    let lane = &shared.lanes[index];
-    let mut pos = lane.completed();
+fn worker_loop<C: Callbacks>(shared: &Shared<C>, mut lane: WorkerLane) {
     let mut backoff = Backoff::new(shared.worker_budget);
     loop {
-        match lane.poll(pos) {
+        match lane.poll() {
             Poll::Request(request) => {
                 shared.callbacks.handle(request);
-                pos = next(pos);
                 if lane.complete() {
                     shared.submitter_event.set();
                 }
