@@ -5,7 +5,7 @@
  * under valgrind --tool=callgrind:
  *
  *   gcc -O2 -Iinclude benches/misuse-check-cost.c \
- *       build-bench/libqemu_threads.a $(scripts/rust-native-libs) -o cost
+ *       build-bench/libqemu_threads.a $(build-aux/rust-native-libs) -o cost
  *   valgrind --tool=callgrind ./cost
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later

@@ -3,7 +3,7 @@
  * QSLIST_ENTRY, then an unsigned int), and compile-time checks that ours
  * matches it on the ABI this is compiled for: 16 bytes on a 64-bit host,
  * 8 on a 32-bit one. Included by test-layout.c, and compiled on its own
- * with -m32 by scripts/check-32bit.
+ * with -m32 by checks/check-32bit.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
