@@ -1,0 +1,74 @@
+"""A small benchmark document (all.json) for the report and plot tests:
+throughput at 1 and 2 threads, a wait-thread-off run, live runs at two
+rates (one not converged), guestperf (one run failed)."""
+
+MiB = 1024 * 1024
+
+
+def tp_run(build, rep, threads, secs, wait=True, scenario="throughput"):
+    return {
+        "scenario": scenario, "label": f"{scenario}-t{threads}",
+        "build": build, "rep": rep, "threads": threads,
+        "wait_thread": wait, "max_bandwidth_mib_s": 0, "cap_s": 600,
+        "ram_mib": 256, "total_time_ms": int(secs * 1000),
+        "mib_s": round(256 / secs, 1), "converged": True,
+        "cpu_s_per_gib": {"src": secs * 2.0, "dst": secs},
+        "compression": {"busy": 10 if build == "patched" else 0},
+        "thread_cpu_s": {"src": {"compress": secs, "main": 0.5,
+                                 "live_migration": 0.25},
+                         "dst": {"decompress": secs / 2}},
+    }
+
+
+def live_run(build, rep, rate, secs, converged=True):
+    return {
+        "scenario": "live", "label": f"live-r{rate}", "build": build,
+        "rep": rep, "threads": 2, "wait_thread": True,
+        "max_bandwidth_mib_s": 0, "cap_s": 20, "ram_mib": 256,
+        "dirty_rate_mib_s": rate, "converged": converged,
+        "total_time_ms": int(secs * 1000), "downtime_ms": 30,
+        "transferred_bytes": 300 * MiB, "iterations": 7,
+        "compression": {"busy_rate_overall": 0.125},
+        "cpu_s": {"src": 9.5, "dst": 2.0},
+        "thread_cpu_s": {"src": {"compress": secs / 2, "CPU 0/TCG": secs / 4,
+                                 "live_migration": 0.5}},
+        "guest_dirtied": {"mib_s": rate - 0.5},
+    }
+
+
+def gp_run(build, error=None):
+    r = {"scenario": "guestperf", "build": build, "rep": 0,
+         "gp_args": "--mem 1"}
+    if error:
+        r["error"] = error
+    else:
+        r.update({"status": "completed", "total_time_ms": 5000,
+                  "downtime_ms": 20, "iterations": 4,
+                  "transferred_bytes": 900 * MiB,
+                  "guest_ms_per_gib_median": 1100.0})
+    return r
+
+
+def runs():
+    out = []
+    for rep in (0, 1):
+        for t, (p, s) in ((1, (4.0, 5.0)), (2, (2.5, 4.0))):
+            out += [tp_run("patched", rep, t, p + rep / 10),
+                    tp_run("stock", rep, t, s + rep / 10)]
+    out += [tp_run("patched", 0, 2, 1.0, wait=False, scenario="wait"),
+            tp_run("stock", 0, 2, 1.25, wait=False, scenario="wait")]
+    out += [live_run("patched", 0, 8, 5.0), live_run("stock", 0, 8, 10.0),
+            live_run("patched", 0, 16, 8.0),
+            live_run("stock", 0, 16, 20.0, converged=False)]
+    out += [gp_run("patched"), gp_run("stock", error="no report: boom")]
+    return out
+
+
+def doc():
+    return {"mode": "quick", "started": "2026-01-01T000000Z",
+            "command": "scripts/bench-migration --quick",
+            "machine": {"nproc": 2, "cpu_model": "Test CPU",
+                        "loadavg": [1.0, 0.5, 0.25], "kernel": "6.1"},
+            "qemu": {"patched": "/q/patched", "stock": "/q/stock"},
+            "wall_s": 300.0, "runs": runs(),
+            "plots": ["throughput.png"]}
