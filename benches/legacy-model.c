@@ -4,7 +4,7 @@
  * qemu-threads on the same workloads.
  *
  * Mirrors migration/ram.c of QEMU v7.2.0 (checked against the 7.2.0 tree
- * that scripts/build-qemu unpacks):
+ * that qemu/build-qemu unpacks):
  *   - struct CompressParam (per-thread `mutex` and `cond`, `done` and `quit`
  *     flags; the trigger is `param->block != NULL`, here `param->page`)
  *   - comp_done_lock / comp_done_cond (here fields of LegacyModel instead

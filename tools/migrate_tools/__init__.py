@@ -8,7 +8,7 @@ imported where they are drawn.
   qmp         the QMP client
   qemu        a QEMU process: command line, launch, stop, CPU from /proc
   guest       guest kernel and initramfs, kernel command line, serial console
-  packages    Debian packages, through scripts/install-deps
+  packages    Debian packages, through build-aux/install-deps
   migration   capabilities and parameters, incoming side, status polling
   ramdump     dump-guest-memory ELF files, compared page by page
   stats       medians, patched/stock pair ratios, grouping

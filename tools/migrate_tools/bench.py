@@ -30,8 +30,8 @@ PROG = "bench-migration"
 HELP = '''\
 Benchmark compressed migration: patched QEMU 7.2 (qemu-threads) vs stock.
 
-Runs the same scenarios on the patched build (`scripts/build-qemu | tail -1`)
-and on the baseline (`scripts/build-qemu --baseline | tail -1`: stock 7.2
+Runs the same scenarios on the patched build (`qemu/build-qemu | tail -1`)
+and on the baseline (`qemu/build-qemu --baseline | tail -1`: stock 7.2
 compress threads + the TCG dirty-tracking fix), alternating patched, stock,
 patched, stock, and reports medians and per-pair ratios (patched/stock).
 
@@ -96,9 +96,9 @@ def parse_args(argv):
     p.add_argument("--cap", type=float, metavar="S",
                    help="live convergence cap in seconds (default 60, quick 20)")
     p.add_argument("--qemu", metavar="PATH", help="patched QEMU (default "
-                   "`scripts/build-qemu | tail -1`)")
+                   "`qemu/build-qemu | tail -1`)")
     p.add_argument("--baseline-qemu", metavar="PATH", help="stock QEMU "
-                   "(default `scripts/build-qemu --baseline | tail -1`)")
+                   "(default `qemu/build-qemu --baseline | tail -1`)")
     p.add_argument("--replot", metavar="DIR",
                    help="only rebuild results.md and the plots of DIR")
     p.add_argument("--no-plots", action="store_true")

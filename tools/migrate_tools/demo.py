@@ -44,11 +44,11 @@ def parse_args(argv):
     g = p.add_argument_group("QEMU")
     g.add_argument("--qemu", metavar="PATH",
                    help="source QEMU (default: $QEMU_THREADS_DEMO_QEMU, else "
-                        "`scripts/build-qemu | tail -1`)")
+                        "`qemu/build-qemu | tail -1`)")
     g.add_argument("--dst-qemu", metavar="PATH",
                    help="destination QEMU (default: the source's)")
     g.add_argument("--baseline", action="store_true",
-                   help="use `scripts/build-qemu --baseline` (stock 7.2 "
+                   help="use `qemu/build-qemu --baseline` (stock 7.2 "
                         "compress threads + the TCG dirty fix) by default")
     g.add_argument("--accel", default="tcg",
                    help="accelerator, e.g. tcg (default) or kvm")
@@ -187,7 +187,7 @@ def parse_args(argv):
 
 def find_qemu(qemu=None, dst_qemu=None, baseline=False):
     """(source, destination) QEMU binaries: qemu, else
-    $QEMU_THREADS_DEMO_QEMU, else scripts/build-qemu's (--baseline)."""
+    $QEMU_THREADS_DEMO_QEMU, else qemu/build-qemu's (--baseline)."""
     if qemu:
         src = qemu
     elif os.environ.get("QEMU_THREADS_DEMO_QEMU"):

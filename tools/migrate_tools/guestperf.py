@@ -14,7 +14,7 @@ from . import Failure
 from .guest import cpio_newc
 from .stats import med
 
-# scripts/build-qemu unpacks the QEMU 7.2 source here.
+# qemu/build-qemu unpacks the QEMU 7.2 source here.
 SRC_DIR = os.path.expanduser("~/.cache/qemu-threads/qemu-7.2.0-base")
 
 WRAPPER = """#!/bin/sh
@@ -64,7 +64,7 @@ def prepare(work, stock_bin, patched_bin, srcdir=SRC_DIR):
     stress initramfs; returns (guestperf.py, initrd)."""
     gp = os.path.join(srcdir, "tests", "migration")
     if not os.path.isfile(os.path.join(gp, "guestperf.py")):
-        raise Failure(f"no {gp}/guestperf.py: run scripts/build-qemu "
+        raise Failure(f"no {gp}/guestperf.py: run qemu/build-qemu "
                       "(it unpacks the QEMU 7.2 source there)")
     os.makedirs(work, exist_ok=True)
     tree = os.path.join(work, "tree")

@@ -1,5 +1,5 @@
 """Debian packages: installed by the project's one installer,
-scripts/install-deps GROUP (as root, or through sudo)."""
+build-aux/install-deps GROUP (as root, or through sudo)."""
 
 import os
 import shutil
@@ -9,7 +9,7 @@ import sys
 from . import ROOT, Failure
 from .ui import log
 
-INSTALL_DEPS = os.path.join(ROOT, "scripts", "install-deps")
+INSTALL_DEPS = os.path.join(ROOT, "build-aux", "install-deps")
 
 
 def sudo_prefix():
@@ -22,17 +22,17 @@ def sudo_prefix():
 
 
 def ensure(group):
-    """scripts/install-deps GROUP: installs the group's missing packages
+    """build-aux/install-deps GROUP: installs the group's missing packages
     (none missing: nothing to do).  Not on Debian: nothing, and hope."""
     if not shutil.which("dpkg-query"):
         return
     cmd = [INSTALL_DEPS, group]
     s = sudo_prefix()
     if s is None:
-        raise Failure(f"missing packages; run scripts/install-deps {group} "
+        raise Failure(f"missing packages; run build-aux/install-deps {group} "
                       "as root")
-    log(f"installing the {group} packages (scripts/install-deps {group})")
+    log(f"installing the {group} packages (build-aux/install-deps {group})")
     r = subprocess.run(s + cmd, stdout=sys.stderr)
     if r.returncode != 0:
-        raise Failure(f"scripts/install-deps {group} failed (status "
+        raise Failure(f"build-aux/install-deps {group} failed (status "
                       f"{r.returncode})")

@@ -153,7 +153,7 @@ def has_matplotlib(python):
 def make_plots(out):
     """Draws the plots of out/all.json with an interpreter that has
     matplotlib (this one, or Debian's /usr/bin/python3 with
-    python3-matplotlib, installed by scripts/install-deps plots when we are
+    python3-matplotlib, installed by build-aux/install-deps plots when we are
     root); returns their file names, [] if none could be drawn."""
     py = next((c for c in (sys.executable, "/usr/bin/python3")
                if has_matplotlib(c)), None)
@@ -163,7 +163,7 @@ def make_plots(out):
             py = "/usr/bin/python3"
         else:
             warn("no matplotlib: plots skipped; install Debian's "
-                 "python3-matplotlib as root (scripts/install-deps plots), "
+                 "python3-matplotlib as root (build-aux/install-deps plots), "
                  f"then run scripts/bench-migration --replot {out}")
             return []
     path = os.environ.get("PYTHONPATH")

@@ -18,14 +18,14 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def build_qemu(extra):
-    """Path of the QEMU `scripts/build-qemu EXTRA` builds or finds cached
+    """Path of the QEMU `qemu/build-qemu EXTRA` builds or finds cached
     (EXTRA: [] for the patched build, ["--baseline"] for stock)."""
-    cmd = [os.path.join(ROOT, "scripts", "build-qemu")] + extra
-    log(f"running {' '.join(['scripts/build-qemu'] + extra)} "
+    cmd = [os.path.join(ROOT, "qemu", "build-qemu")] + extra
+    log(f"running {' '.join(['qemu/build-qemu'] + extra)} "
         "(a cache hit takes a second; a first build, minutes)")
     r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
     if r.returncode != 0 or not r.stdout.strip():
-        raise Failure(f"scripts/build-qemu {' '.join(extra)} failed "
+        raise Failure(f"qemu/build-qemu {' '.join(extra)} failed "
                       f"(status {r.returncode}); use --qemu PATH to run "
                       "another QEMU")
     return r.stdout.strip().splitlines()[-1]
@@ -269,7 +269,7 @@ class CpuMeter:
         return cpu
 
 
-# ---- a bare QEMU for qemu-tests/
+# ---- a bare QEMU for qemu/tests/
 
 RAM_MIB = 64
 

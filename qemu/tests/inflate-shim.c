@@ -1,5 +1,5 @@
 /*
- * LD_PRELOAD shim for QEMU's destination, so that qemu-tests/dest-stream
+ * LD_PRELOAD shim for QEMU's destination, so that qemu/tests/dest-stream
  * can steer zlib without a test hook in QEMU: it delays inflate() for one
  * chosen compressed page (holding one decompression lane back), fails one
  * chosen inflate() call, or makes every inflateInit() fail.
