@@ -187,14 +187,17 @@ def parse_args(argv):
 
 def find_qemu(qemu=None, dst_qemu=None, baseline=False):
     """(source, destination) QEMU binaries: qemu, else
-    $QEMU_THREADS_DEMO_QEMU, else qemu/build-qemu's (--baseline)."""
+    $QEMU_THREADS_DEMO_QEMU, else qemu/build-qemu's: the patched build
+    with Debian's feature set (what scripts/install-qemu installs), or with
+    --baseline the minimal stock one."""
     if qemu:
         src = qemu
     elif os.environ.get("QEMU_THREADS_DEMO_QEMU"):
         src = os.environ["QEMU_THREADS_DEMO_QEMU"]
         log(f"QEMU from $QEMU_THREADS_DEMO_QEMU: {src}")
     else:
-        src = build_qemu(["--baseline"] if baseline else [])
+        src = build_qemu(["--baseline"] if baseline
+                         else ["--features", "debian"])
     dst = dst_qemu or src
     for q in (src, dst):
         if not (os.path.isfile(q) and os.access(q, os.X_OK)):

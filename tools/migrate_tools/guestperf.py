@@ -10,12 +10,21 @@ import subprocess
 import sys
 import time
 
-from . import Failure
+from . import ROOT, Failure
 from .guest import cpio_newc
 from .stats import med
 
 # qemu/build-qemu unpacks the QEMU 7.2 source here.
-SRC_DIR = os.path.expanduser("~/.cache/qemu-threads/qemu-7.2.0-base")
+
+def source_dir():
+    """The QEMU source tree the builds use (qemu/build-qemu --print-base)."""
+    r = subprocess.run([os.path.join(ROOT, "qemu", "build-qemu"),
+                        "--print-base"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True)
+    lines = r.stdout.strip().splitlines()
+    if r.returncode != 0 or not lines:
+        raise Failure("qemu/build-qemu --print-base failed")
+    return lines[-1]
 
 WRAPPER = """#!/bin/sh
 # guestperf hard-codes -accel kvm -cpu host: run TCG instead.
@@ -59,9 +68,10 @@ def patch_engine(s):
     return s3
 
 
-def prepare(work, stock_bin, patched_bin, srcdir=SRC_DIR):
+def prepare(work, stock_bin, patched_bin, srcdir=None):
     """A patched copy of guestperf (and python/qemu) in work/tree and its
     stress initramfs; returns (guestperf.py, initrd)."""
+    srcdir = srcdir or source_dir()
     gp = os.path.join(srcdir, "tests", "migration")
     if not os.path.isfile(os.path.join(gp, "guestperf.py")):
         raise Failure(f"no {gp}/guestperf.py: run qemu/build-qemu "
