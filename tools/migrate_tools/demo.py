@@ -44,7 +44,7 @@ def parse_args(argv):
     g = p.add_argument_group("QEMU")
     g.add_argument("--qemu", metavar="PATH",
                    help="source QEMU (default: $QEMU_THREADS_DEMO_QEMU, else "
-                        "`qemu/build-qemu | tail -1`)")
+                        "`qemu/build-qemu --features debian | tail -1`)")
     g.add_argument("--dst-qemu", metavar="PATH",
                    help="destination QEMU (default: the source's)")
     g.add_argument("--baseline", action="store_true",
