@@ -122,7 +122,8 @@ pub struct RawPool<C: Callbacks> {
     /// Every request `init` returned, in order, for `uninit`.
     all: Vec<NonNull<ThreadRequest>>,
     next_lane: usize,
-    submitter_budget: Budget,
+    /// Kept across waits: its spin adapts to how waits went before.
+    submitter_backoff: Backoff,
     counters: SubmitterCounters,
     workers: Vec<thread::JoinHandle<()>>,
 }
@@ -197,7 +198,7 @@ impl<C: Callbacks> RawPool<C> {
             free: Vec::with_capacity(total),
             all: Vec::with_capacity(total),
             next_lane: 0,
-            submitter_budget: options.submitter_budget(),
+            submitter_backoff: Backoff::new(options.submitter_budget()),
             counters: SubmitterCounters::default(),
             workers: Vec::with_capacity(threads),
         };
@@ -451,7 +452,7 @@ impl<C: Callbacks> RawPool<C> {
     /// or after a (rare) spurious wake-up; callers re-check in a loop. If it
     /// sleeps, `wake` says how far a lane must get to wake it.
     fn wait_progress(&mut self, wake: Wake) {
-        let mut backoff = Backoff::new(self.submitter_budget);
+        let mut backoff = self.submitter_backoff;
         while !self.progress() {
             if backoff.snooze() {
                 continue;
@@ -461,8 +462,10 @@ impl<C: Callbacks> RawPool<C> {
                 self.shared.submitter_event.wait();
             }
             self.disarm_waiters();
-            return;
+            break;
         }
+        backoff.reset();
+        self.submitter_backoff = backoff;
     }
 
     /// Announces to every lane with requests in flight that the submitter
