@@ -8,6 +8,8 @@
  *   zlib    deflate level 1 into the output buffer, with a z_stream per
  *           worker thread reused with deflateReset() per page, as QEMU's
  *           qemu_compress_data() does
+ *   libdeflate  libdeflate_zlib_compress() level 1, a compressor per
+ *           worker thread, as patches/0009-* does (built with libdeflate)
  * The done callback adds the output length to a counter on the submitting
  * thread, as qemu_put_qemu_file() + update_compress_thread_counts() do.
  *
@@ -30,6 +32,9 @@
 
 #include <glib.h>
 #include <zlib.h>
+#ifdef HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -64,9 +69,11 @@
 /* ------------------------------------------------------------------ */
 /* Workloads                                                           */
 
-typedef enum { WL_EMPTY, WL_MEMCPY, WL_ZLIB } Workload;
+typedef enum { WL_EMPTY, WL_MEMCPY, WL_ZLIB, WL_LIBDEFLATE } Workload;
 
-static const char *const workload_names[] = { "empty", "memcpy", "zlib" };
+static const char *const workload_names[] = {
+    "empty", "memcpy", "zlib", "libdeflate"
+};
 
 /* The workload of the model being measured; set before each create. */
 static Workload g_workload;
@@ -78,6 +85,9 @@ static uint8_t *g_pages;
 /* One worker's compression state (QEMU: CompressParam.stream). */
 typedef struct WorkerState {
     z_stream stream;
+#ifdef HAVE_LIBDEFLATE
+    struct libdeflate_compressor *ld;
+#endif
     /* legacy model only: the thread's output (QEMU: CompressParam.file) */
     size_t len;
     uint8_t out[OUT_SIZE];
@@ -91,18 +101,31 @@ static WorkerState *worker_state_new(void)
         g_free(s);
         return NULL;
     }
+#ifdef HAVE_LIBDEFLATE
+    s->ld = libdeflate_alloc_compressor(ZLIB_LEVEL);
+    if (!s->ld) {
+        deflateEnd(&s->stream);
+        g_free(s);
+        return NULL;
+    }
+#endif
     return s;
 }
 
 static void worker_state_free(WorkerState *s)
 {
     deflateEnd(&s->stream);
+#ifdef HAVE_LIBDEFLATE
+    libdeflate_free_compressor(s->ld);
+#endif
     g_free(s);
 }
 
 /* The handler's work: the same function for every model. */
-static size_t do_work(z_stream *stream, const uint8_t *page, uint8_t *out)
+static size_t do_work(WorkerState *s, const uint8_t *page, uint8_t *out)
 {
+    z_stream *stream = &s->stream;
+
     switch (g_workload) {
     case WL_EMPTY:
         return 0;
@@ -122,6 +145,19 @@ static size_t do_work(z_stream *stream, const uint8_t *page, uint8_t *out)
             abort();
         }
         return (size_t)(stream->next_out - out);
+    case WL_LIBDEFLATE:
+#ifdef HAVE_LIBDEFLATE
+        {
+            size_t n = libdeflate_zlib_compress(s->ld, page, PAGE_SIZE, out,
+                                                OUT_SIZE);
+            if (!n) {
+                abort();
+            }
+            return n;
+        }
+#else
+        abort();
+#endif
     }
     abort();
 }
@@ -244,7 +280,7 @@ static void legacy_handle(void *state, const uint8_t *page)
 {
     WorkerState *s = state;
 
-    s->len = do_work(&s->stream, page, s->out);
+    s->len = do_work(s, page, s->out);
 }
 
 static void legacy_done(void *state)
@@ -328,7 +364,7 @@ static void ours_handler(ThreadRequest *tr)
 {
     BenchReq *r = container_of(tr, BenchReq, tr);
 
-    r->len = do_work(&g_ours->streams[tr->thread_index]->stream, r->page,
+    r->len = do_work(g_ours->streams[tr->thread_index], r->page,
                      r->out);
 }
 
@@ -435,7 +471,7 @@ static void alone_submit(void *m, const uint8_t *page)
 {
     Alone *a = m;
 
-    g_bytes_out += do_work(&a->s->stream, page, a->s->out);
+    g_bytes_out += do_work(a->s, page, a->s->out);
 }
 
 static void alone_flush(void *m)
@@ -596,7 +632,7 @@ typedef struct Result {
 static uint64_t calibrate(const Variant *v, Workload wl, unsigned threads,
                           double target_s)
 {
-    uint64_t n = wl == WL_ZLIB ? 2000 : 20000;
+    uint64_t n = wl >= WL_ZLIB ? 2000 : 20000;
     Sample s;
 
     for (;;) {
@@ -776,7 +812,7 @@ int main(int argc, char **argv)
         { "target-ms", 't', 0, G_OPTION_ARG_INT, &opt_target_ms,
           "Wall time per round (default 500, --sweep 300, --quick 50)", "MS" },
         { "workload", 'w', 0, G_OPTION_ARG_STRING, &opt_only_workload,
-          "Only this workload (empty, memcpy or zlib)", "NAME" },
+          "Only this workload (empty, memcpy, zlib or libdeflate)", "NAME" },
         { "threads", 'n', 0, G_OPTION_ARG_INT, &opt_only_threads,
           "Only this worker count", "N" },
         { "model", 'm', 0, G_OPTION_ARG_STRING, &opt_only_model,
@@ -820,7 +856,7 @@ int main(int argc, char **argv)
 
         g_workload = WL_ZLIB;
         for (unsigned i = 0; i < NPAGES; i++) {
-            z_bytes += do_work(&s->stream, g_pages + i * PAGE_SIZE, out);
+            z_bytes += do_work(s, g_pages + i * PAGE_SIZE, out);
             in_bytes += PAGE_SIZE;
         }
         for (unsigned i = 0; i < NPAGES * PAGE_SIZE; i++) {
@@ -830,15 +866,29 @@ int main(int argc, char **argv)
                "to %.1f%% of input.\n", NPAGES,
                100.0 * zero_bytes / (NPAGES * PAGE_SIZE), ZLIB_LEVEL,
                100.0 * (double)z_bytes / (double)in_bytes);
+#ifdef HAVE_LIBDEFLATE
+        g_workload = WL_LIBDEFLATE;
+        z_bytes = 0;
+        for (unsigned i = 0; i < NPAGES; i++) {
+            z_bytes += do_work(s, g_pages + i * PAGE_SIZE, out);
+        }
+        printf("libdeflate level %d: to %.1f%% of input.\n", ZLIB_LEVEL,
+               100.0 * (double)z_bytes / (double)in_bytes);
+#endif
         g_free(out);
         worker_state_free(s);
     }
 
     if (!opt_sweep) {
-        static const Workload wls[] = { WL_EMPTY, WL_MEMCPY, WL_ZLIB };
+        static const Workload wls[] = {
+            WL_EMPTY, WL_MEMCPY, WL_ZLIB,
+#ifdef HAVE_LIBDEFLATE
+            WL_LIBDEFLATE,
+#endif
+        };
         static const unsigned thr[] = { 1, 2, 4 };
 
-        for (unsigned w = 0; w < 3; w++) {
+        for (unsigned w = 0; w < G_N_ELEMENTS(wls); w++) {
             for (unsigned t = 0; t < 3; t++) {
                 Group *g = &groups[ngroups++];
 
@@ -848,7 +898,7 @@ int main(int argc, char **argv)
                 g->var[g->nvar++] = make_variant("ours (prepare_wait)", M_OURS);
                 g->var[g->nvar++] = make_variant("ours-busy (prepare+retry)",
                                                  M_OURS_BUSY);
-                if (wls[w] == WL_ZLIB) {
+                if (wls[w] >= WL_ZLIB) {
                     g->var[g->nvar++] = make_variant("alone (no threads)", M_ALONE);
                 }
             }
