@@ -1,5 +1,6 @@
-"""One migration's QMP side: compress capability and parameters, the
-destination's listening address, and polling query-migrate."""
+"""One migration's QMP side: compress and multifd capabilities and
+parameters, the destination's listening address, and polling
+query-migrate."""
 
 import time
 from dataclasses import dataclass
@@ -17,9 +18,27 @@ class Compress:
     wait_thread: bool = True
 
 
-def parameters(compress=None, max_bandwidth=None, downtime_limit=None):
-    """migrate-set-parameters arguments; max_bandwidth in bytes/s."""
+@dataclass
+class Multifd:
+    """The multifd capability's parameters.  compression: "none", "zlib"
+    or "zstd" (QEMU 7.2's multifd-compression); the level of the chosen
+    one is set."""
+    channels: int = 2
+    compression: str = "none"
+    level: int = 1
+
+
+def parameters(compress=None, max_bandwidth=None, downtime_limit=None,
+               multifd=None):
+    """migrate-set-parameters arguments; max_bandwidth in bytes/s (0: no
+    limit in QEMU 7.2: qemu_file_rate_limit() only limits when
+    rate_limit_max > 0)."""
     params = {}
+    if multifd is not None:
+        params["multifd-channels"] = multifd.channels
+        params["multifd-compression"] = multifd.compression
+        if multifd.compression in ("zlib", "zstd"):
+            params[f"multifd-{multifd.compression}-level"] = multifd.level
     if compress is not None:
         params.update({
             "compress-threads": compress.threads,
@@ -40,6 +59,21 @@ def configure(qmp, compress=None, max_bandwidth=None, downtime_limit=None):
         qmp.cmd("migrate-set-capabilities", capabilities=[
             {"capability": "compress", "state": True}])
     params = parameters(compress, max_bandwidth, downtime_limit)
+    if params:
+        qmp.cmd("migrate-set-parameters", **params)
+    return params
+
+
+def configure_method(qmp, compress=None, multifd=None, max_bandwidth=None,
+                     downtime_limit=None):
+    """Both the compress and the multifd capability, each on only if its
+    parameters are given (explicitly off otherwise: a source is reused
+    across methods), then the parameters; returns the parameters set.
+    Call on both sides before migrate / migrate-incoming."""
+    qmp.cmd("migrate-set-capabilities", capabilities=[
+        {"capability": "compress", "state": compress is not None},
+        {"capability": "multifd", "state": multifd is not None}])
+    params = parameters(compress, max_bandwidth, downtime_limit, multifd)
     if params:
         qmp.cmd("migrate-set-parameters", **params)
     return params

@@ -1,5 +1,7 @@
 """The benchmark's plots (PNG, matplotlib's Agg backend): throughput and
-CPU per GiB of the paused guest, total time of the live runs.
+CPU per GiB of the paused guest, total time of the live runs, total time
+per method against link speed (links), time, CPU and wire bytes per
+method (pinned).
 
 matplotlib is imported only to draw, in an interpreter that has it: this
 one, or Debian's /usr/bin/python3 with python3-matplotlib, where draw runs
@@ -11,7 +13,8 @@ import shutil
 import subprocess
 import sys
 
-from . import packages
+from . import MiB, packages
+from . import methods as M
 from .stats import med
 from .ui import warn
 
@@ -74,6 +77,88 @@ def live_data(runs):
                                       if not r["converged"]]}
         out.append((bw, per))
     return out
+
+
+def links_data(runs):
+    """None without links runs, else what the links plot shows: {"guests":
+    {guest: {method: {"x", "seconds" (median total time of the converged
+    runs, at x), "failed_x", "failed_caps"}}}, "ticks": [(x, label)],
+    "unlimited_x", "unlimited_note"}.  x is the link speed in MB/s (1e6
+    bytes/s); unlimited is drawn at the right end: at the rate the raw
+    method (none, paused) really reached unlimited (wire bytes / time),
+    unless that is not 2x beyond the fastest finite link."""
+    lr = [r for r in runs if r.get("scenario") == "links"]
+    if not lr:
+        return None
+    finite = sorted({r["link_bytes_s"] for r in lr if r["link_bytes_s"]})
+    top = finite[-1] / 1e6 if finite else 100.0
+    raw = [r["wire_bytes"] / (r["total_time_ms"] / 1000) / 1e6 for r in lr
+           if r["method"] == "none" and not r["link_bytes_s"] and
+           r["guest"] == "paused" and r["converged"] and r.get("wire_bytes")]
+    if raw and med(raw) >= 2 * top:
+        ux = med(raw)
+        note = f"unlimited (none reached {ux:.0f} MB/s)"
+    else:
+        ux = 4 * top
+        note = "unlimited"
+    guests = {}
+    for g in ("paused", "live"):
+        rg = [r for r in lr if r["guest"] == g]
+        if not rg:
+            continue
+        per = {}
+        for name in M.NAMES:
+            rs = [r for r in rg if r["method"] == name]
+            if not rs:
+                continue
+            xs, ys = [], []
+            for link in sorted({r["link_bytes_s"] for r in rs},
+                               key=lambda x: x or float("inf")):
+                ok = [r["total_time_ms"] / 1000 for r in rs
+                      if r["link_bytes_s"] == link and r["converged"]]
+                if ok:
+                    xs.append(link / 1e6 if link else ux)
+                    ys.append(med(ok))
+            bad = [r for r in rs if not r["converged"]]
+            per[name] = {"x": xs, "seconds": ys,
+                         "failed_x": [r["link_bytes_s"] / 1e6
+                                      if r["link_bytes_s"] else ux
+                                      for r in bad],
+                         "failed_caps": [r["cap_s"] for r in bad]}
+        guests[g] = per
+    ticks = [(x / 1e6, f"{x / 1e6:g} MB/s\n{x * 8 / 1e6:g} Mbit/s")
+             for x in finite] + [(ux, note.replace(" (", "\n("))]
+    return {"guests": guests, "ticks": ticks, "unlimited_x": ux,
+            "unlimited_note": note}
+
+
+def pinned_data(runs):
+    """None without pinned runs, else {"methods", "seconds", "cpu_src",
+    "cpu_dst", "wire_mib"} (medians of the converged runs, methods
+    order)."""
+    pr = [r for r in runs if r.get("scenario") == "pinned" and
+          r.get("converged")]
+    if not pr:
+        return None
+    names = [n for n in M.NAMES if any(r["method"] == n for r in pr)]
+    of = {n: [r for r in pr if r["method"] == n] for n in names}
+    return {"methods": names,
+            "seconds": [med([r["total_time_ms"] / 1000 for r in of[n]])
+                        for n in names],
+            "cpu_src": [med([r["cpu_s_per_gib"]["src"] for r in of[n]])
+                        for n in names],
+            "cpu_dst": [med([r["cpu_s_per_gib"]["dst"] for r in of[n]])
+                        for n in names],
+            "wire_mib": [med([r["wire_bytes"] / MiB for r in of[n]
+                              if r.get("wire_bytes") is not None])
+                         for n in names]}
+
+
+METHOD_STYLES = {"none": ("k", "o", "-"), "stock-zlib": ("C1", "s", "--"),
+                 "patched-zlib": ("C2", "^", "-"),
+                 "patched-libdeflate": ("C0", "D", "-"),
+                 "multifd": ("C7", "v", ":"), "multifd-zlib": ("C4", "<", ":"),
+                 "multifd-zstd": ("C3", ">", ":")}
 
 
 def bandwidth_title(bw):
@@ -141,6 +226,58 @@ def draw(out, runs):
         fig.tight_layout()
         fig.savefig(os.path.join(out, "live-total-time.png"), dpi=100)
         made.append("live-total-time.png")
+    ld = links_data(runs)
+    if ld:
+        gs = list(ld["guests"])
+        fig, axs = plt.subplots(1, len(gs), figsize=(6.5 * len(gs), 4.5),
+                                squeeze=False)
+        for ax, g in zip(axs[0], gs):
+            for name, d in ld["guests"][g].items():
+                col, mk, ls = METHOD_STYLES.get(name, ("grey", ".", "-"))
+                ax.plot(d["x"], d["seconds"], marker=mk, linestyle=ls,
+                        color=col, label=name)
+                if d["failed_x"]:
+                    ax.plot(d["failed_x"], d["failed_caps"], "x", color=col,
+                            markersize=10)
+            ax.set_xscale("log")
+            ax.set_xticks([x for x, _ in ld["ticks"]])
+            ax.set_xticklabels([t for _, t in ld["ticks"]], fontsize=7)
+            ax.minorticks_off()
+            ax.set_xlabel("link (QEMU max-bandwidth)")
+            ax.set_ylabel("total time (s)")
+            ax.set_title(f"{g} guest" + ("  (x: not converged, at cap)"
+                                          if g == "live" else ""))
+            ax.set_ylim(bottom=0)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "links-total-time.png"), dpi=100)
+        made.append("links-total-time.png")
+    pd = pinned_data(runs)
+    if pd:
+        fig, axs = plt.subplots(1, 3, figsize=(13, 4))
+        xs = list(range(len(pd["methods"])))
+        cols = [METHOD_STYLES.get(n, ("grey",))[0] for n in pd["methods"]]
+        axs[0].bar(xs, pd["seconds"], color=cols)
+        axs[0].set_ylabel("total time (s)")
+        w = 0.4
+        axs[1].bar([x - w / 2 for x in xs], pd["cpu_src"], w, label="source")
+        axs[1].bar([x + w / 2 for x in xs], pd["cpu_dst"], w,
+                   label="destination")
+        axs[1].set_ylabel("CPU s per GiB of guest RAM")
+        axs[1].legend(fontsize=8)
+        axs[2].bar(xs, pd["wire_mib"], color=cols)
+        axs[2].set_ylabel("MiB on the wire")
+        for ax in axs:
+            ax.set_xticks(xs)
+            ax.set_xticklabels(pd["methods"], rotation=30, ha="right",
+                               fontsize=8)
+            ax.grid(alpha=0.3, axis="y")
+        fig.suptitle("Pinned: source on 1 CPU, destination on another, "
+                     "paused guest, unlimited bandwidth")
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "pinned.png"), dpi=100)
+        made.append("pinned.png")
     return made
 
 

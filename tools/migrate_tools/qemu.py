@@ -122,11 +122,15 @@ def _child_setup():
 
 class Qemu:
     """One QEMU with its serial console in ROLE.serial, QMP on ROLE.qmp and
-    its output in ROLE.log in rundir."""
+    its output in ROLE.log in rundir.  env: variables added to ours (e.g.
+    LD_PRELOAD); cpus: CPU numbers the process (and so every thread it
+    starts) may run on, set before exec."""
 
     ALL = []
 
-    def __init__(self, role, binary, rundir, argv):
+    def __init__(self, role, binary, rundir, argv, env=None, cpus=None):
+        self.env = env
+        self.cpus = cpus
         self.role = role
         self.binary = binary
         self.dir = rundir
@@ -144,11 +148,19 @@ class Qemu:
         self.threads = {}   # tid -> (name, cpu) last seen
 
     def start(self, timeout=30.0):
+        cpus = self.cpus
+
+        def setup():
+            _child_setup()
+            if cpus is not None:
+                os.sched_setaffinity(0, cpus)
+
+        env = dict(os.environ, **self.env) if self.env else None
         with open(self.log, "wb") as logf:
             self.proc = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=logf,
                 stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_child_setup)
+                preexec_fn=setup, env=env)
         Qemu.ALL.append(self)
         deadline = time.monotonic() + timeout
         while True:
@@ -190,6 +202,10 @@ class Qemu:
 
     def cpu(self):
         return cpu_seconds(self.pid)
+
+    def affinity(self):
+        """The CPUs the QEMU process may run on (a sorted list)."""
+        return sorted(os.sched_getaffinity(self.pid))
 
     def sample_threads(self):
         if self.alive():

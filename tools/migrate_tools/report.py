@@ -2,6 +2,7 @@
 configuration, runs)."""
 
 from . import MiB
+from . import methods as M
 from .stats import BUILDS, groupby, med, pair_ratios
 
 
@@ -39,10 +40,14 @@ def report(doc):
              f"at start {' '.join(f'{x:.2f}' for x in mi['loadavg'])}; "
              f"kernel {mi['kernel']}.  Command: `{doc['command']}`.  "
              f"Wall time {doc.get('wall_s', 0):.0f} s.\n")
-    L.append(f"- patched: `{doc['qemu']['patched']}`\n- stock: "
-             f"`{doc['qemu']['stock']}`\n")
-    L.append("Ratios are patched/stock per A-B pair (same rep); below 1 "
-             "means the patched build took less time or CPU.\n")
+    L.append("".join(f"- {b}: `{path}`\n"
+                     for b, path in doc.get("qemu", {}).items()))
+    if doc.get("hogs"):
+        L.append(f"CPU hogs: {doc['hogs']} busy-loop process(es) ran for "
+                 "the whole run.\n")
+    if any(not r.get("method") for r in runs):
+        L.append("Ratios are patched/stock per A-B pair (same rep); below 1 "
+                 "means the patched build took less time or CPU.\n")
     tp = [r for r in runs if r.get("scenario") in ("throughput", "wait")
           and "threads" in r and r.get("max_bandwidth_mib_s") == 0
           and r.get("cap_s") == 600]
@@ -182,9 +187,332 @@ def report(doc):
                      f"{fmt((r['transferred_bytes'] or 0) / MiB, 0)} | "
                      f"{fmt(r.get('guest_ms_per_gib_median'), 0)} |")
         L.append("")
+    hogs_section(L, doc, tp)
+    pinned_section(L, runs)
+    links_section(L, runs)
+    recommend_section(L, runs)
     if doc.get("plots"):
         L.append("## Plots\n")
         for p in doc["plots"]:
             L.append(f"![{p}]({p})")
         L.append("")
     return "\n".join(L)
+
+
+# ---- CPU hogs ----------------------------------------------------------
+
+
+def ratio_stats(xs):
+    """(median, max) of a list of ratios, (None, None) if empty."""
+    return (med(xs), max(xs)) if xs else (None, None)
+
+
+def hogs_section(L, doc, tp):
+    if not doc.get("hogs") or not tp:
+        return
+    L.append(f"## Throughput with {doc['hogs']} CPU hog(s): patched/stock "
+             "pair ratios\n")
+    L.append(f"{doc['hogs']} busy loops competed with both QEMUs for the "
+             f"{doc['machine']['nproc']} CPUs during every run.  Each "
+             "ratio is one A-B pair (same rep): patched (the default "
+             "build, libdeflate) over stock; below 1 = patched faster or "
+             "cheaper.\n")
+    L.append("| threads | wait | pairs | time ratios | median | max | "
+             "src CPU median | src CPU max | dst CPU median | dst CPU max |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    for (t, w), rs in sorted(groupby(tp, lambda r: (r["threads"],
+                                                     not r["wait_thread"])).items()):
+        tr = pair_ratios(rs, lambda r: r["total_time_ms"])
+        cs = pair_ratios(rs, lambda r: r["cpu_s_per_gib"]["src"])
+        cd = pair_ratios(rs, lambda r: r["cpu_s_per_gib"]["dst"])
+        L.append(f"| {t} | {'off' if w else 'on'} | {len(tr)} | {tr} | "
+                 + " | ".join(fmt(x, 3) for x in (*ratio_stats(tr),
+                                                  *ratio_stats(cs),
+                                                  *ratio_stats(cd)))
+                 + " |")
+    L.append("")
+
+
+# ---- pinned ------------------------------------------------------------
+
+
+def method_order(name):
+    return M.NAMES.index(name) if name in M.NAMES else len(M.NAMES)
+
+
+def mib(b):
+    return None if b is None else b / MiB
+
+
+def pinned_summary(runs):
+    """{method: medians of the pinned runs} in methods order: n, seconds
+    (total time), times (each rep's), mib_s_per_core (guest RAM MiB / s /
+    source cores), cpu_src / cpu_dst (s per GiB), wire (bytes),
+    transferred (bytes, QEMU's count), src_cores, ram_mib, build."""
+    pr = [r for r in runs if r.get("scenario") == "pinned" and
+          r.get("converged")]
+    out = {}
+    for name, rs in sorted(groupby(pr, lambda r: r["method"]).items(),
+                           key=lambda kv: method_order(kv[0])):
+        cores = len((rs[0].get("cpus") or {}).get("src") or [0])
+        secs = med([r["total_time_ms"] / 1000 for r in rs])
+        out[name] = {
+            "n": len(rs), "build": rs[0]["build"],
+            "ram_mib": rs[0]["ram_mib"], "src_cores": cores,
+            "seconds": secs,
+            "times": [r["total_time_ms"] / 1000 for r in rs],
+            "mib_s_per_core": med([r["ram_mib"] /
+                                   (r["total_time_ms"] / 1000) / cores
+                                   for r in rs]),
+            "cpu_src": med([r["cpu_s_per_gib"]["src"] for r in rs]),
+            "cpu_dst": med([r["cpu_s_per_gib"]["dst"] for r in rs]),
+            "wire": med([r.get("wire_bytes") for r in rs]),
+            "transferred": med([r.get("transferred_bytes") for r in rs]),
+            "qmp_in": med([r.get("qmp_bytes_in") for r in rs]),
+        }
+    return out
+
+
+def break_even_text(be):
+    """One cell: where the method beats raw (none)."""
+    if be is None:
+        return "-"
+    w, link = be["wins"], be["link"]
+    if w == "always":
+        return "always (faster unlimited, sends no more)"
+    if w == "never":
+        return "never (slower unlimited, sends no less)"
+    what = (f"{M.mib_s(link):.1f} MiB/s = {M.mbit_s(link):.0f} Mbit/s")
+    return f"links below {what}" if w == "below" else \
+        f"links above {what}"
+
+
+def pinned_break_even(summ):
+    """{method: break_even() against none}, from pinned_summary()."""
+    raw = summ.get("none")
+    out = {}
+    for name, d in summ.items():
+        if name == "none" or raw is None or None in (
+                raw["seconds"], raw["wire"], d["seconds"], d["wire"]):
+            out[name] = None
+            continue
+        out[name] = M.break_even(raw["seconds"], raw["wire"], d["seconds"],
+                                 d["wire"])
+    return out
+
+
+def pinned_section(L, runs):
+    summ = pinned_summary(runs)
+    if not summ:
+        return
+    first = next(iter(summ.values()))
+    pr = [r for r in runs if r.get("scenario") == "pinned"]
+    cpus = pr[0].get("cpus") or {}
+    threads = sorted({r["threads"] for r in pr if r.get("threads")})
+    channels = sorted({r["multifd"]["channels"] for r in pr
+                       if r.get("multifd")})
+    threads = threads[0] if len(threads) == 1 else threads or "-"
+    channels = channels[0] if len(channels) == 1 else channels or "-"
+    L.append("## Pinned: one source core, one destination core\n")
+    L.append(f"Paused {first['ram_mib']} MiB guest; source QEMU on CPU(s) "
+             f"{cpus.get('src')}, destination on {cpus.get('dst')} (every "
+             "QEMU thread inherits the affinity); compress-threads = "
+             f"decompress-threads = {threads}, multifd "
+             f"{channels} channels, "
+             "level 1, max-bandwidth unlimited.  Medians over the reps "
+             "(methods alternate in rounds).  MiB/s per source core = guest "
+             "RAM MiB / total time / source cores.  CPU s/GiB: each QEMU "
+             "process's CPU time per GiB of guest RAM.  Wire MiB: bytes the "
+             "destination read from the migration socket(s) (LD_PRELOAD "
+             "counter); QEMU MiB: query-migrate's transferred (RAM only; "
+             "uncompressed pages for multifd-zlib/zstd).\n")
+    L.append("Break-even: with T(L) = max(T unlimited, wire bytes / L) for "
+             "each method, the link speed L below which the method beats "
+             "`none` (raw): raw's wire bytes / the method's unlimited "
+             "time.\n")
+    bes = pinned_break_even(summ)
+    L.append("| method | build | runs | total s | times | MiB/s per src "
+             "core | src CPU s/GiB | dst CPU s/GiB | wire MiB | QEMU MiB | "
+             "beats none on |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, d in summ.items():
+        L.append(f"| {name} | {d['build']} | {d['n']} | {fmt(d['seconds'])}"
+                 f" | {[round(t, 2) for t in d['times']]} | "
+                 f"{fmt(d['mib_s_per_core'], 1)} | {fmt(d['cpu_src'])} | "
+                 f"{fmt(d['cpu_dst'])} | {fmt(mib(d['wire']), 1)} | "
+                 f"{fmt(mib(d['transferred']), 1)} | "
+                 f"{'(raw)' if name == 'none' else break_even_text(bes.get(name))} |")
+    qmp = [d["qmp_in"] for d in summ.values() if d["qmp_in"] is not None]
+    if qmp:
+        L.append(f"\nQMP traffic into the destination (counted apart, not "
+                 f"in wire MiB): median {med(qmp):.0f} bytes per run.")
+    L.append("")
+
+
+# ---- links -------------------------------------------------------------
+
+
+def links_cells(runs):
+    """{(guest, link): {method: cell}} of the links runs, cell = {"n",
+    "conv" (converged runs), "seconds" (median total time of the converged
+    runs), "wire" (median wire bytes of all), "transferred", "downtime",
+    "cpu_src", "cpu_dst", "cap", "wire_mb_s" (wire bytes / total time, in
+    1e6 bytes/s), "guest_mib_s" (what the live guest wrote)}."""
+    lr = [r for r in runs if r.get("scenario") == "links"]
+    out = {}
+    for (g, link, name), rs in groupby(
+            lr, lambda r: (r["guest"], r["link_bytes_s"],
+                           r["method"])).items():
+        ok = [r for r in rs if r["converged"]]
+        out.setdefault((g, link), {})[name] = {
+            "n": len(rs), "conv": len(ok),
+            "seconds": med([r["total_time_ms"] / 1000 for r in ok]),
+            "wire": med([r.get("wire_bytes") for r in rs]),
+            "transferred": med([r.get("transferred_bytes") for r in rs]),
+            "downtime": med([r.get("downtime_ms") for r in ok]),
+            "cpu_src": med([r["cpu_s"]["src"] for r in rs]),
+            "cpu_dst": med([r["cpu_s"]["dst"] for r in rs]),
+            "cap": rs[0]["cap_s"],
+            "wire_mb_s": med([r["wire_bytes"] / 1e6 /
+                              (r["total_time_ms"] / 1000) for r in rs
+                              if r.get("wire_bytes") is not None and
+                              r.get("total_time_ms")]),
+            "guest_mib_s": med([(r.get("guest_dirtied") or {}).get("mib_s")
+                                for r in rs]),
+        }
+    return out
+
+
+def links_keys(cells):
+    """(guest, link) keys in report order: paused then live, unlimited
+    then fastest to slowest."""
+    return sorted(cells, key=lambda k: (k[0] != "paused",
+                                        M.link_order(k[1])))
+
+
+def links_section(L, runs):
+    cells = links_cells(runs)
+    if not cells:
+        return
+    lr = [r for r in runs if r.get("scenario") == "links"]
+    live = [r for r in lr if r["guest"] == "live"]
+    L.append("## Links: every method at a few link speeds\n")
+    L.append(f"Guest RAM {lr[0]['ram_mib']} MiB, unpinned (both QEMUs share "
+             f"the machine's CPUs), 2 compress threads (= decompress "
+             "threads) or 2 multifd channels, level 1.  The link is QEMU's "
+             "max-bandwidth, exactly 125e6 or 12.5e6 bytes/s (125 MB/s = "
+             "1000 Mbit/s, 12.5 MB/s = 100 Mbit/s), or unlimited "
+             "(max-bandwidth 0: QEMU 7.2's qemu_file_rate_limit() limits "
+             "only when the limit is > 0).  "
+             + (f"Live: the workload dirties {live[0]['live_rate_mib_s']} "
+                f"MiB/s; cap {live[0]['cap_s']:g} s, then migrate_cancel "
+                "(not converged).  " if live else "")
+             + "Times and downtime are medians of the converged runs; "
+             "wire MiB (what the destination read from the migration "
+             "sockets) of all runs.\n")
+    L.append("Note: in QEMU 7.2 max-bandwidth counts what the compress "
+             "threads produce (compressed bytes) for stock-zlib and "
+             "patched-*, but uncompressed pages for multifd-zlib and "
+             "multifd-zstd (multifd_send_pages() accounts pages x page size "
+             "+ the packet header), so a cap throttles multifd-zlib/zstd on raw size: "
+             "compare their wire MiB with the link's rate times the "
+             "time.\n")
+    L.append("`wire MB/s` = wire bytes / total time / 1e6 (compare with "
+             "the link); `guest wrote MiB/s` = what the live workload really "
+             "wrote during the migration (`-`: a migration shorter than its "
+             "1 s heartbeats).\n")
+    L.append("| guest | link | method | conv | total s | wire MiB | wire "
+             "MB/s | QEMU MiB | downtime ms | src CPU s | dst CPU s | guest "
+             "wrote MiB/s |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for key in links_keys(cells):
+        g, link = key
+        for name, c in sorted(cells[key].items(),
+                              key=lambda kv: method_order(kv[0])):
+            L.append(f"| {g} | {M.link_label(link)} | {name} | "
+                     f"{c['conv']}/{c['n']} | {fmt(c['seconds'])} | "
+                     f"{fmt(mib(c['wire']), 1)} | "
+                     f"{fmt(c['wire_mb_s'], 1)} | "
+                     f"{fmt(mib(c['transferred']), 1)} | "
+                     f"{fmt(c['downtime'])} | {fmt(c['cpu_src'], 1)} | "
+                     f"{fmt(c['cpu_dst'], 1)} | "
+                     f"{fmt(c['guest_mib_s'], 1) if g == 'live' else ''} |")
+    L.append("")
+
+
+# ---- recommendations ---------------------------------------------------
+
+
+def recommendations(runs):
+    """Rows of "with N cores and a link of X, use Y": dicts with cores,
+    guest, link, best and runner_up ((method, seconds) or None), basis.
+    N = 2: the links runs as measured (medians, converged runs only;
+    the link is QEMU's max-bandwidth), then "modelled" rows from its
+    paused unlimited runs (a real link of that speed: max(time, wire /
+    link)); N = 1: the pinned runs at unlimited, as measured, then
+    modelled the same way.  Links: those the links runs measured, else
+    unlimited, 125e6 and 12.5e6 bytes/s."""
+    rows = []
+    cells = links_cells(runs)
+    for key in links_keys(cells):
+        g, link = key
+        rk = M.ranking({n: c["seconds"] for n, c in sorted(
+            cells[key].items(), key=lambda kv: method_order(kv[0]))})
+        rows.append({"cores": 2, "guest": g, "link": link,
+                     "best": rk[0] if rk else None,
+                     "runner_up": rk[1] if len(rk) > 1 else None,
+                     "basis": "measured"})
+    links = sorted({k[1] for k in cells} or {0, 125000000, 12500000},
+                   key=M.link_order)
+
+    def modelled(cores, measured):
+        for link in links:
+            if not link:
+                continue
+            rk = M.modelled_ranking(measured, link)
+            rows.append({"cores": cores, "guest": "paused", "link": link,
+                         "best": rk[0] if rk else None,
+                         "runner_up": rk[1] if len(rk) > 1 else None,
+                         "basis": "modelled"})
+
+    unl = cells.get(("paused", 0))
+    if unl:
+        modelled(2, {n: (c["seconds"], c["wire"]) for n, c in unl.items()})
+    summ = pinned_summary(runs)
+    if summ:
+        measured = {n: (d["seconds"], d["wire"]) for n, d in summ.items()}
+        rk = M.modelled_ranking(measured, 0)
+        rows.append({"cores": 1, "guest": "paused", "link": 0,
+                     "best": rk[0] if rk else None,
+                     "runner_up": rk[1] if len(rk) > 1 else None,
+                     "basis": "measured"})
+        modelled(1, measured)
+    return rows
+
+
+def pick_text(p):
+    return "-" if p is None else f"{p[0]} ({p[1]:.2f} s)"
+
+
+def recommend_section(L, runs):
+    rows = recommendations(runs)
+    if not rows:
+        return
+    L.append("## Which method to use\n")
+    L.append("With N cores and a link of X, use Y: the method with the "
+             "lowest median total time.  N = 2: both QEMUs share the 2 "
+             "CPUs (the links runs).  N = 1: one source core and one "
+             "destination core (the pinned runs).  `measured`: the runs "
+             "themselves (converged ones only), where the link is QEMU's "
+             "max-bandwidth, which in 7.2 throttles multifd-zlib/zstd on "
+             "their uncompressed size.  `modelled`: a real link of that "
+             "speed, from the paused runs at unlimited bandwidth, as "
+             "max(time, wire bytes / link) (the break-even model above); "
+             "it does not model a live guest's extra dirty pages.\n")
+    L.append("| cores | guest | link | use | runner-up | basis |")
+    L.append("|---|---|---|---|---|---|")
+    for r in rows:
+        L.append(f"| {r['cores']} | {r['guest']} | {M.link_label(r['link'])}"
+                 f" | {pick_text(r['best'])} | {pick_text(r['runner_up'])} | "
+                 f"{r['basis']} |")
+    L.append("")

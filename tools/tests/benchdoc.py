@@ -72,3 +72,88 @@ def doc():
             "qemu": {"patched": "/q/patched", "stock": "/q/stock"},
             "wall_s": 300.0, "runs": runs(),
             "plots": ["throughput.png"]}
+
+
+# ---- pinned, links, hogs
+
+def method_run(scenario, method, build, rep, secs, wire, converged=True,
+               guest="paused", link=0, cap=600, ram=256):
+    multifd = method.startswith("multifd")
+    r = {
+        "scenario": scenario, "label": f"{scenario}-{method}",
+        "method": method, "build": build, "rep": rep,
+        "threads": None if multifd or method == "none" else 1,
+        "multifd": {"channels": 2, "compression": "zstd", "level": 1}
+        if multifd else None,
+        "wait_thread": True, "max_bandwidth_mib_s": 0,
+        "link_bytes_s": link, "max_bandwidth_bytes_s": link,
+        "cap_s": cap, "ram_mib": ram, "ram_total_bytes": ram * MiB,
+        "converged": converged, "status": "completed" if converged
+        else "cancelled",
+        "total_time_ms": int(secs * 1000), "downtime_ms": 20,
+        "transferred_bytes": 200 * MiB if multifd else wire,
+        "wire_bytes": wire, "qmp_bytes_in": 500,
+        "cpu_s": {"src": secs / 2, "dst": secs / 4},
+        "cpus": {"src": [0], "dst": [1]} if scenario == "pinned" else
+        {"src": [0, 1], "dst": [0, 1]},
+        "guest": guest, "hogs": 0,
+    }
+    if converged:
+        gib = ram / 1024
+        r["mib_s"] = round(ram / secs, 1)
+        r["cpu_s_per_gib"] = {"src": secs / 2 / gib, "dst": secs / 4 / gib}
+    if guest == "live":
+        r["live_rate_mib_s"] = 8
+        r["guest_dirtied"] = {"mib_s": 7.5}
+    return r
+
+
+# Pinned: (method, build, seconds per rep, wire MiB).
+PINNED = [("none", "stock", (1.0, 1.2), 200),
+          ("stock-zlib", "stock", (4.0, 4.4), 80),
+          ("patched-libdeflate", "patched", (2.0, 2.0), 78),
+          ("multifd-zstd", "stock", (1.1, 1.3), 70)]
+# Links: {(guest, link): [(method, build, seconds or None = not converged,
+# wire MiB)]}.
+LINKS = {("paused", 0): [("none", "stock", 1.0, 200),
+                         ("patched-libdeflate", "patched", 1.5, 80),
+                         ("multifd-zstd", "stock", 0.8, 70)],
+         ("paused", 12500000): [("none", "stock", 17.0, 200),
+                                ("patched-libdeflate", "patched", 7.0, 80),
+                                ("multifd-zstd", "stock", 13.0, 70)],
+         ("live", 0): [("none", "stock", 1.5, 210),
+                       ("patched-libdeflate", "patched", 2.0, 90),
+                       ("multifd-zstd", "stock", 1.0, 75)],
+         ("live", 12500000): [("none", "stock", None, 400),
+                              ("patched-libdeflate", "patched", 9.0, 100),
+                              ("multifd-zstd", "stock", 20.0, 80)]}
+
+
+def method_runs():
+    out = []
+    for rep in (0, 1):
+        for m, b, secs, wire in PINNED:
+            out.append(method_run("pinned", m, b, rep, secs[rep],
+                                  wire * MiB))
+    for (g, link), rows in LINKS.items():
+        for m, b, secs, wire in rows:
+            out.append(method_run("links", m, b, 0, secs or 40, wire * MiB,
+                                  converged=secs is not None, guest=g,
+                                  link=link, cap=40 if g == "live" else 600))
+    return out
+
+
+def method_doc():
+    d = doc()
+    d["runs"] = method_runs()
+    d["qemu"] = {"stock": "/q/stock", "patched": "/q/patched"}
+    d["plots"] = []
+    return d
+
+
+def hogs_doc():
+    d = doc()
+    d["hogs"] = 2
+    # 2 threads: patched 2.5 / 2.6 s, stock 4.0 / 4.1 s.
+    d["runs"] = [r for r in runs() if r["scenario"] == "throughput"]
+    return d

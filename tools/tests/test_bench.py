@@ -1,8 +1,11 @@
 """The benchmark's run records."""
 
+import contextlib
+import io
 import unittest
 
 from migrate_tools import GiB, MiB, bench
+from migrate_tools.methods import NAMES
 
 
 class FakeSource:
@@ -58,6 +61,60 @@ class TestArgs(unittest.TestCase):
         self.assertEqual((a.mode, a.only), ("smoke", ["live", "wait"]))
         a = bench.parse_args(["--rates", "8,16"])
         self.assertEqual((a.mode, a.rates), ("full", [8, 16]))
+        self.assertEqual(a.only, list(bench.DEFAULT_ONLY))
+        self.assertEqual(a.hogs, 0)
+
+    def test_new_options(self):
+        a = bench.parse_args(["--only", "pinned,links", "--methods",
+                              "multifd-zstd,none", "--links", "0,12.5e6",
+                              "--hogs", "2", "--threads", "2"])
+        self.assertEqual(a.only, ["pinned", "links"])
+        self.assertEqual(a.methods, ["none", "multifd-zstd"])  # canonical
+        self.assertEqual(a.links, [0, 12500000])
+        self.assertEqual((a.hogs, a.threads), (2, [2]))
+
+    def test_bad_options(self):
+        for argv in (["--methods", "gzip"], ["--links", "fast"],
+                     ["--hogs", "-1"], ["--threads", "0"],
+                     ["--only", "pinnned"]):
+            with self.assertRaises(SystemExit, msg=argv), \
+                    contextlib.redirect_stderr(io.StringIO()):
+                bench.parse_args(argv)
+
+
+class TestHelpers(unittest.TestCase):
+    def test_needed_builds(self):
+        self.assertEqual(bench.needed_builds(["throughput"], NAMES),
+                         ["patched", "stock"])
+        self.assertEqual(bench.needed_builds(["links"], NAMES),
+                         ["stock", "patched-zlib", "patched"])
+        self.assertEqual(bench.needed_builds(
+            ["pinned"], ["none", "patched-libdeflate"]), ["stock", "patched"])
+        self.assertEqual(bench.needed_builds(["live", "pinned"], NAMES),
+                         ["patched", "stock", "patched-zlib"])
+
+    def test_wire_fields(self):
+        self.assertEqual(bench.wire_fields(None), {
+            "wire_bytes": None, "qmp_bytes_in": None, "wire": None})
+        w = {"migration_bytes": 9, "migration_calls": 1, "other_bytes": 4,
+             "other_calls": 4}
+        self.assertEqual(bench.wire_fields(w)["wire_bytes"], 9)
+        self.assertEqual(bench.wire_fields(w)["qmp_bytes_in"], 4)
+
+    def test_link_tag(self):
+        self.assertEqual([bench.link_tag(x) for x in (0, 125000000,
+                                                      12500000)],
+                         ["inf", "125M", "12.5M"])
+
+    def test_hogs(self):
+        h = bench.Hogs(1)
+        with contextlib.redirect_stdout(io.StringIO()):
+            h.start()
+            p = h.procs[0]
+            self.assertIsNone(p.poll())
+            h.stop()
+        self.assertIsNotNone(p.poll())
+        self.assertEqual(h.procs, [])
 
 
 if __name__ == "__main__":

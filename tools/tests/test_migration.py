@@ -3,7 +3,7 @@
 import unittest
 
 from migrate_tools import Failure, migration
-from migrate_tools.migration import Compress
+from migrate_tools.migration import Compress, Multifd
 from migrate_tools.qmp import QMPError
 
 
@@ -41,6 +41,31 @@ class TestSetup(unittest.TestCase):
         q = ScriptedQMP()
         self.assertEqual(migration.configure(q), {})
         self.assertEqual(q.calls, [])   # no compress, nothing to set
+
+    def test_multifd(self):
+        self.assertEqual(migration.parameters(multifd=Multifd(2, "zstd", 1)),
+                         {"multifd-channels": 2, "multifd-compression": "zstd",
+                          "multifd-zstd-level": 1})
+        self.assertEqual(migration.parameters(multifd=Multifd(4)),
+                         {"multifd-channels": 4, "multifd-compression": "none"})
+        q = ScriptedQMP()
+        migration.configure_method(q, multifd=Multifd(2, "zlib", 1),
+                                   max_bandwidth=12500000)
+        self.assertEqual(q.calls[0], ("migrate-set-capabilities", {
+            "capabilities": [{"capability": "compress", "state": False},
+                             {"capability": "multifd", "state": True}]}))
+        self.assertEqual(q.calls[1], ("migrate-set-parameters", {
+            "multifd-channels": 2, "multifd-compression": "zlib",
+            "multifd-zlib-level": 1, "max-bandwidth": 12500000}))
+        q = ScriptedQMP()
+        migration.configure_method(q, Compress(1, 1))
+        self.assertEqual(q.calls[0][1]["capabilities"], [
+            {"capability": "compress", "state": True},
+            {"capability": "multifd", "state": False}])
+        self.assertEqual(q.calls[1][1]["compress-threads"], 1)
+        q = ScriptedQMP()
+        self.assertEqual(migration.configure_method(q), {})
+        self.assertEqual(len(q.calls), 1)   # both capabilities off
 
     def test_listen(self):
         q = ScriptedQMP(infos=[{"socket-address": [

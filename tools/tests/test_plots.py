@@ -35,6 +35,29 @@ class TestPlotData(unittest.TestCase):
         self.assertIsNone(plots.throughput_data(gp))
         self.assertIsNone(plots.live_data(gp))
 
+    def test_links(self):
+        d = plots.links_data(benchdoc.method_runs())
+        self.assertEqual(list(d["guests"]), ["paused", "live"])
+        # none reached 200 MiB / 1 s = 209.7 MB/s unlimited: >= 2x 12.5.
+        ux = 200 * 1024 * 1024 / 1e6
+        self.assertAlmostEqual(d["unlimited_x"], ux)
+        self.assertEqual(d["ticks"][0][0], 12.5)
+        p = d["guests"]["paused"]["patched-libdeflate"]
+        self.assertEqual((p["x"], p["seconds"]), ([12.5, ux], [7.0, 1.5]))
+        n = d["guests"]["live"]["none"]
+        self.assertEqual((n["x"], n["failed_x"], n["failed_caps"]),
+                         ([ux], [12.5], [40]))
+        self.assertIsNone(plots.links_data(benchdoc.runs()))
+
+    def test_pinned(self):
+        d = plots.pinned_data(benchdoc.method_runs())
+        self.assertEqual(d["methods"], ["none", "stock-zlib",
+                                        "patched-libdeflate", "multifd-zstd"])
+        for got, want in zip(d["seconds"], [1.1, 4.2, 2.0, 1.2]):
+            self.assertAlmostEqual(got, want)
+        self.assertEqual(d["wire_mib"], [200, 80, 78, 70])
+        self.assertIsNone(plots.pinned_data(benchdoc.runs()))
+
     def test_titles(self):
         self.assertEqual(plots.bandwidth_title(0), "max-bandwidth unlimited")
         self.assertEqual(plots.bandwidth_title(8), "max-bandwidth 8 MiB/s")

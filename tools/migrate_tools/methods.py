@@ -1,0 +1,145 @@
+"""Migration methods (a QEMU build and migration settings) compared by the
+pinned and links scenarios of scripts/bench-migration, link speeds, and
+the small models over them: time on a link of a given speed from a run at
+unlimited bandwidth, the break-even link speed of a compressed method
+against raw, the best method per link.  Pure functions, no QEMU.
+
+Link speeds are in bytes/s (125e6 = 125 MB/s = 1 Gbit/s); 0 = unlimited."""
+
+from dataclasses import dataclass
+
+from . import MiB
+from .migration import Compress, Multifd
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    build: str          # key of Bench.bins: "stock", "patched-zlib", "patched"
+    kind: str           # "raw", "compress" or "multifd"
+    multifd_compression: str = "none"
+
+
+METHODS = (
+    Method("none", "stock", "raw"),
+    Method("stock-zlib", "stock", "compress"),
+    Method("patched-zlib", "patched-zlib", "compress"),
+    Method("patched-libdeflate", "patched", "compress"),
+    Method("multifd", "stock", "multifd", "none"),
+    Method("multifd-zlib", "stock", "multifd", "zlib"),
+    Method("multifd-zstd", "stock", "multifd", "zstd"),
+)
+BY_NAME = {m.name: m for m in METHODS}
+NAMES = tuple(m.name for m in METHODS)
+# qemu/build-qemu arguments of each build a method runs on.
+BUILD_ARGS = {"patched": [], "stock": ["--baseline"],
+              "patched-zlib": ["--no-libdeflate"]}
+
+
+def settings(method, threads, channels=2, level=1):
+    """(Compress or None, Multifd or None) of a method: compress-threads =
+    decompress-threads = threads at compress-level level, or multifd with
+    `channels` channels and the method's compression at level."""
+    if method.kind == "compress":
+        return Compress(threads, threads, level, True), None
+    if method.kind == "multifd":
+        return None, Multifd(channels, method.multifd_compression, level)
+    return None, None
+
+
+def builds_of(names):
+    """The builds the methods named run on, in METHODS order."""
+    out = []
+    for n in names:
+        b = BY_NAME[n].build
+        if b not in out:
+            out.append(b)
+    return out
+
+
+# ---- link speeds
+
+def parse_links(text):
+    """'0,125e6,12.5e6' -> [0, 125000000, 12500000] (bytes/s; 0, 'inf'
+    or 'unlimited' = unlimited).  ValueError if not such a list."""
+    out = []
+    for x in text.split(","):
+        x = x.strip().lower()
+        if x in ("inf", "unlimited", "0"):
+            out.append(0)
+            continue
+        v = float(x)
+        if not 1e5 <= v <= 1e12:
+            raise ValueError(f"link speed {x}: not 0 or 1e5..1e12 bytes/s")
+        out.append(int(round(v)))
+    if not out:
+        raise ValueError("no link speed")
+    return out
+
+
+def link_label(link):
+    """'unlimited' or '125 MB/s (1000 Mbit/s)'."""
+    if not link:
+        return "unlimited"
+    return f"{link / 1e6:g} MB/s ({link * 8 / 1e6:g} Mbit/s)"
+
+
+def link_order(link):
+    """Sort key: unlimited first, then fastest to slowest."""
+    return -(link or float("inf"))
+
+
+# ---- models
+
+def model_time(t_unlimited, wire_bytes, link):
+    """Total time on a link of `link` bytes/s (0: unlimited) of a method
+    that took t_unlimited s and sent wire_bytes with no limit: it is
+    CPU-bound or link-bound, whichever is slower."""
+    if not link:
+        return t_unlimited
+    return max(t_unlimited, wire_bytes / link)
+
+
+def break_even(t_raw, b_raw, t_m, b_m):
+    """Where a method m beats raw, from each one's time at unlimited
+    bandwidth (t, s) and the bytes it put on the wire (b), with
+    T(L) = max(t, b / L) (model_time).  Returns {"wins": ..., "link": L}:
+
+      "below"   m is faster on links slower than L (bytes/s): m is slower
+                unlimited but sends less; L = b_raw / t_m (raw, link-bound,
+                takes as long as m unlimited)
+      "above"   m is faster on links faster than L = b_m / t_raw (m is
+                faster unlimited but sends more)
+      "always"  never slower (faster or as fast unlimited, sends no more)
+      "never"   never faster (slower unlimited, sends no less)
+    """
+    if t_m <= t_raw and b_m <= b_raw:
+        return {"wins": "always", "link": None}
+    if t_m > t_raw and b_m >= b_raw:
+        return {"wins": "never", "link": None}
+    if t_m > t_raw:
+        return {"wins": "below", "link": b_raw / t_m}
+    return {"wins": "above", "link": b_m / t_raw}
+
+
+def mib_s(link):
+    return link / MiB
+
+
+def mbit_s(link):
+    return link * 8 / 1e6
+
+
+def ranking(times):
+    """[(name, seconds)] fastest first, of {name: seconds or None}
+    (None: no converged run), ties in the order given."""
+    return sorted(((n, t) for n, t in times.items() if t is not None),
+                  key=lambda nt: nt[1])
+
+
+def modelled_ranking(measured, link):
+    """ranking() of model_time() on `link` for measured = {name:
+    (t_unlimited s, wire bytes)}."""
+    return ranking({n: model_time(t, b, link) if t is not None and
+                    b is not None else None
+                    for n, (t, b) in measured.items()})

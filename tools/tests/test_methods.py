@@ -1,0 +1,101 @@
+"""Methods, link speeds, the link model and the break-even speed."""
+
+import unittest
+
+from migrate_tools import MiB, methods
+from migrate_tools.methods import (BY_NAME, break_even, model_time,
+                                   modelled_ranking, parse_links, ranking)
+
+
+class TestMethods(unittest.TestCase):
+    def test_names(self):
+        self.assertEqual(methods.NAMES, (
+            "none", "stock-zlib", "patched-zlib", "patched-libdeflate",
+            "multifd", "multifd-zlib", "multifd-zstd"))
+        self.assertEqual(methods.builds_of(methods.NAMES),
+                         ["stock", "patched-zlib", "patched"])
+        self.assertEqual(methods.builds_of(["patched-libdeflate", "none"]),
+                         ["patched", "stock"])
+
+    def test_settings(self):
+        c, m = methods.settings(BY_NAME["none"], 2)
+        self.assertEqual((c, m), (None, None))
+        c, m = methods.settings(BY_NAME["patched-zlib"], 1)
+        self.assertEqual((c.threads, c.decompress_threads, c.level), (1, 1, 1))
+        self.assertIsNone(m)
+        c, m = methods.settings(BY_NAME["multifd-zstd"], 1, channels=2)
+        self.assertIsNone(c)
+        self.assertEqual((m.channels, m.compression, m.level), (2, "zstd", 1))
+        self.assertEqual(methods.settings(BY_NAME["multifd"], 2)[1].compression,
+                         "none")
+
+
+class TestLinks(unittest.TestCase):
+    def test_parse(self):
+        self.assertEqual(parse_links("0,125e6,12.5e6"),
+                         [0, 125000000, 12500000])
+        self.assertEqual(parse_links("inf, 1000000"), [0, 1000000])
+        for bad in ("", "x", "-5", "10"):
+            with self.assertRaises(ValueError):
+                parse_links(bad)
+
+    def test_label(self):
+        self.assertEqual(methods.link_label(0), "unlimited")
+        self.assertEqual(methods.link_label(125000000),
+                         "125 MB/s (1000 Mbit/s)")
+        self.assertEqual(methods.link_label(12500000),
+                         "12.5 MB/s (100 Mbit/s)")
+        self.assertEqual(sorted([12500000, 0, 125000000],
+                                key=methods.link_order),
+                         [0, 125000000, 12500000])
+
+
+class TestModel(unittest.TestCase):
+    def test_model_time(self):
+        self.assertEqual(model_time(2.0, 100e6, 0), 2.0)
+        self.assertEqual(model_time(2.0, 100e6, 10e6), 10.0)   # link-bound
+        self.assertEqual(model_time(2.0, 100e6, 100e6), 2.0)   # CPU-bound
+
+    def test_break_even_below(self):
+        # raw: 1 s, 400 MB; compressed: 4 s, 100 MB.  Raw is link-bound
+        # below 400 MB/s; it takes 4 s at 100 MB/s: the crossing.
+        be = break_even(1.0, 400e6, 4.0, 100e6)
+        self.assertEqual(be, {"wins": "below", "link": 100e6})
+        L = be["link"]
+        for link in (L * 0.99, L / 10):
+            self.assertLess(model_time(4.0, 100e6, link),
+                            model_time(1.0, 400e6, link))
+        for link in (L * 1.01, L * 10, 0):
+            self.assertGreater(model_time(4.0, 100e6, link),
+                               model_time(1.0, 400e6, link))
+        self.assertAlmostEqual(model_time(4.0, 100e6, L),
+                               model_time(1.0, 400e6, L))
+
+    def test_break_even_other_cases(self):
+        self.assertEqual(break_even(2.0, 400e6, 1.0, 100e6),
+                         {"wins": "always", "link": None})
+        self.assertEqual(break_even(1.0, 400e6, 2.0, 500e6),
+                         {"wins": "never", "link": None})
+        # Faster unlimited but sends more: wins only on fast links.
+        be = break_even(2.0, 400e6, 1.0, 500e6)
+        self.assertEqual(be, {"wins": "above", "link": 250e6})
+        self.assertLess(model_time(1.0, 500e6, 300e6),
+                        model_time(2.0, 400e6, 300e6))
+        self.assertGreater(model_time(1.0, 500e6, 200e6),
+                           model_time(2.0, 400e6, 200e6))
+
+    def test_units(self):
+        self.assertEqual(methods.mib_s(2 * MiB), 2.0)
+        self.assertEqual(methods.mbit_s(125e6), 1000.0)
+
+    def test_ranking(self):
+        self.assertEqual(ranking({"a": 3.0, "b": None, "c": 1.0, "d": 3.0}),
+                         [("c", 1.0), ("a", 3.0), ("d", 3.0)])
+        m = {"none": (1.0, 400e6), "z": (4.0, 100e6)}
+        self.assertEqual(modelled_ranking(m, 0)[0][0], "none")
+        self.assertEqual(modelled_ranking(m, 12.5e6),
+                         [("z", 8.0), ("none", 32.0)])
+
+
+if __name__ == "__main__":
+    unittest.main()
