@@ -93,21 +93,22 @@ impl Backoff {
         }
         if self.step < spins {
             spin_loop();
-        } else if self.step < spins + yields {
-            if self.step == spins && !self.skipping {
-                self.misses = self.misses.saturating_add(1);
-            }
-            yield_now();
-        } else {
-            if self.step == spins && !self.skipping {
-                self.misses = self.misses.saturating_add(1);
-                // Counted once: the caller may snooze again before sleeping.
-                self.step += 1;
-            }
-            return false;
+            self.step += 1;
+            return true;
         }
-        self.step += 1;
-        true
+        if self.step == spins && !self.skipping {
+            self.misses = self.misses.saturating_add(1);
+        }
+        if self.step < spins + yields {
+            yield_now();
+            self.step += 1;
+            return true;
+        }
+        if self.step == spins {
+            // Counted once: the caller may snooze again before sleeping.
+            self.step += 1;
+        }
+        false
     }
 
     /// True while waits skip the spin phase.

@@ -186,20 +186,19 @@ def parse_args(argv):
             a.links = methods.parse_links(a.links)
         except ValueError as e:
             p.error(f"--links: {e}")
+    def int_list(opt, value, hi, unit=""):
+        try:
+            xs = [int(x) for x in value.split(",")]
+        except ValueError:
+            p.error(f"--{opt} {value}: not a list of integers")
+        if any(x < 1 or x > hi for x in xs):
+            p.error(f"--{opt} must be 1..{hi}{unit}")
+        return xs
+
     if a.threads:
-        try:
-            a.threads = [int(x) for x in a.threads.split(",")]
-        except ValueError:
-            p.error(f"--threads {a.threads}: not a list of integers")
-        if any(t < 1 or t > 16 for t in a.threads):
-            p.error("--threads must be 1..16")
+        a.threads = int_list("threads", a.threads, 16)
     if a.rates:
-        try:
-            a.rates = [int(x) for x in a.rates.split(",")]
-        except ValueError:
-            p.error(f"--rates {a.rates}: not a list of integers")
-        if any(r < 1 or r > 4096 for r in a.rates):
-            p.error("--rates must be 1..4096 MiB/s")
+        a.rates = int_list("rates", a.rates, 4096, " MiB/s")
     if a.cap is not None and a.cap <= 0:
         p.error("--cap must be positive")
     for opt in ("qemu", "baseline_qemu", "zlib_qemu"):

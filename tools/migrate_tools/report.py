@@ -62,11 +62,8 @@ def report(doc):
                  "| dst CPU s/GiB | cores used | busy | time ratio p/s "
                  "| src CPU ratio | dst CPU ratio |")
         L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for (t, w), rs in sorted(groupby(tp, lambda r: (r["threads"],
-                                                         not r["wait_thread"])).items()):
-            tr = pair_ratios(rs, lambda r: r["total_time_ms"])
-            cs = pair_ratios(rs, lambda r: r["cpu_s_per_gib"]["src"])
-            cd = pair_ratios(rs, lambda r: r["cpu_s_per_gib"]["dst"])
+        for (t, w), rs in throughput_groups(tp):
+            tr, cs, cd = throughput_ratios(rs)
             for b in BUILDS:
                 br = [r for r in rs if r["build"] == b]
                 if not br:
@@ -89,8 +86,7 @@ def report(doc):
         L.append("| threads | wait | build | source threads | destination "
                  "threads |")
         L.append("|---|---|---|---|---|")
-        for (t, w), rs in sorted(groupby(tp, lambda r: (r["threads"],
-                                                         not r["wait_thread"])).items()):
+        for (t, w), rs in throughput_groups(tp):
             for b in BUILDS:
                 br = [r for r in rs if r["build"] == b]
                 if br:
@@ -202,6 +198,20 @@ def report(doc):
 # ---- CPU hogs ----------------------------------------------------------
 
 
+def throughput_groups(tp):
+    """The throughput runs by (threads, wait-thread off), in order."""
+    return sorted(groupby(tp, lambda r: (r["threads"],
+                                         not r["wait_thread"])).items())
+
+
+def throughput_ratios(rs):
+    """Per-pair patched/stock ratios of total time and of source and
+    destination CPU per GiB."""
+    return (pair_ratios(rs, lambda r: r["total_time_ms"]),
+            pair_ratios(rs, lambda r: r["cpu_s_per_gib"]["src"]),
+            pair_ratios(rs, lambda r: r["cpu_s_per_gib"]["dst"]))
+
+
 def ratio_stats(xs):
     """(median, max) of a list of ratios, (None, None) if empty."""
     return (med(xs), max(xs)) if xs else (None, None)
@@ -220,11 +230,8 @@ def hogs_section(L, doc, tp):
     L.append("| threads | wait | pairs | time ratios | median | max | "
              "src CPU median | src CPU max | dst CPU median | dst CPU max |")
     L.append("|---|---|---|---|---|---|---|---|---|---|")
-    for (t, w), rs in sorted(groupby(tp, lambda r: (r["threads"],
-                                                     not r["wait_thread"])).items()):
-        tr = pair_ratios(rs, lambda r: r["total_time_ms"])
-        cs = pair_ratios(rs, lambda r: r["cpu_s_per_gib"]["src"])
-        cd = pair_ratios(rs, lambda r: r["cpu_s_per_gib"]["dst"])
+    for (t, w), rs in throughput_groups(tp):
+        tr, cs, cd = throughput_ratios(rs)
         L.append(f"| {t} | {'off' if w else 'on'} | {len(tr)} | {tr} | "
                  + " | ".join(fmt(x, 3) for x in (*ratio_stats(tr),
                                                   *ratio_stats(cs),
