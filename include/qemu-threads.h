@@ -216,9 +216,13 @@ struct ThreadsOptions threads_options_default(void);
  * (cut to 15 bytes; NULL `name` means "threads").
  *
  * Calls `thread_request_init` `threads_nr * 4` times to make the pool's
- * requests, then starts the workers. `thread_request_uninit` runs exactly
- * once on every request `thread_request_init` returned: at
- * `threads_destroy`, or before this returns NULL.
+ * requests, then starts the workers, each with the signal mask QEMU 7.2's
+ * `qemu_thread_create()` gives its threads: every signal blocked except
+ * SIGSEGV, SIGFPE and SIGILL, whatever the caller's mask (which is left as
+ * it was), and a stack of `THREADS_WORKER_STACK_SIZE` bytes.
+ * `thread_request_uninit` runs exactly once on every request
+ * `thread_request_init` returned: at `threads_destroy`, or before this
+ * returns NULL.
  *
  * `thread_request_handler` runs once per committed request on a worker
  * thread, never on the submitter's; `thread_request_done` runs once per
