@@ -70,8 +70,12 @@ impl Backoff {
     /// the cheap phase again, unless spinning has kept missing.
     pub(crate) fn reset(&mut self) {
         let spins = u64::from(self.budget.spins);
-        if self.step > 0 && self.step < spins && !self.skipping {
-            // Got it while spinning: the spin pays.
+        // `step` snoozes came before the poll that succeeded. Up to and
+        // including `spins` of them, that poll followed a spin: the spin
+        // paid. (`snooze` counts the miss only when it is called once more,
+        // i.e. when the poll after the last spin failed too.) A wait that
+        // skipped the spin has `step > spins` after its first snooze.
+        if self.step > 0 && self.step <= spins {
             self.misses = 0;
         }
         self.step = 0;
@@ -194,6 +198,22 @@ mod tests {
             wait_out(&mut b);
         }
         assert!(!b.skips_spin());
+        assert_eq!(wait_out(&mut b), 12);
+    }
+
+    /// The poll that follows the last spin is still the spin's: a wait
+    /// that ends there is a hit, like one that ends on an earlier poll.
+    #[test]
+    fn a_hit_on_the_poll_after_the_last_spin_is_a_hit() {
+        let mut b = Backoff::new(B);
+        for _ in 0..MISS_LIMIT - 1 {
+            wait_out(&mut b);
+        }
+        hit_after(&mut b, B.spins);
+        for _ in 0..MISS_LIMIT - 1 {
+            wait_out(&mut b);
+        }
+        assert!(!b.skips_spin(), "that hit restarted the count");
         assert_eq!(wait_out(&mut b), 12);
     }
 
