@@ -11,6 +11,7 @@ imported where they are drawn.
   packages    Debian packages, through build-aux/install-deps
   migration   capabilities and parameters, incoming side, status polling
   ramdump     dump-guest-memory ELF files, compared page by page
+  stream      a recorded migration stream: RAM sections, page records
   stats       medians, patched/stock pair ratios, grouping
   guestperf   QEMU's tests/migration/guestperf.py, run on both builds
   report      the benchmark's results.md
