@@ -751,6 +751,111 @@ static void test_stats_sleeps_and_wakeups(void)
     gated_destroy(t);
 }
 
+/*
+ * A second thread reads the counters in a loop while the submitter
+ * prepares (with and without waiting), commits and waits: what a QMP
+ * handler does during a migration; the handler and done read them too.
+ * No call may abort; every counter read by the second thread never goes
+ * down; no snapshot has more completed than submitted
+ * requests; and after the last wait_done both equal what was submitted.
+ */
+typedef struct StatsReader {
+    Threads *t;
+    gint stop;              /* set by the submitter when it is finished */
+    gint started;           /* set by the reader after its first read */
+    uint64_t reads;
+    ThreadsStats last;
+} StatsReader;
+
+/* The pool of test_stats_from_another_thread, for its callbacks. */
+static Threads *stats_pool;
+
+/* Callbacks read the counters too: a read is not a submitter call. */
+static void stats_handler(ThreadRequest *tr)
+{
+    ThreadsStats st;
+
+    threads_get_stats(stats_pool, &st);
+    g_assert_cmpuint(st.submitted, >=, 1);
+    nop_handler(tr);
+}
+
+static void stats_done(ThreadRequest *tr)
+{
+    ThreadsStats st;
+
+    threads_get_stats(stats_pool, &st);
+    g_assert_cmpuint(st.completed, >=, 1);
+    nop_done(tr);
+}
+
+static gpointer stats_reader_thread(gpointer data)
+{
+    StatsReader *rd = data;
+    ThreadsStats prev = { 0 }, st;
+
+    do {
+        uint64_t full;
+
+        threads_get_stats(rd->t, &st);
+        full = threads_get_prepare_full(rd->t);
+        g_assert_cmpuint(st.submitted, >=, prev.submitted);
+        g_assert_cmpuint(st.completed, >=, prev.completed);
+        g_assert_cmpuint(st.prepare_full, >=, prev.prepare_full);
+        g_assert_cmpuint(st.worker_sleeps, >=, prev.worker_sleeps);
+        g_assert_cmpuint(st.worker_wakeups, >=, prev.worker_wakeups);
+        g_assert_cmpuint(st.submitter_sleeps, >=, prev.submitter_sleeps);
+        g_assert_cmpuint(st.completed, <=, st.submitted);
+        g_assert_cmpuint(full, >=, st.prepare_full);
+        prev = st;
+        rd->reads++;
+        g_atomic_int_set(&rd->started, 1);
+    } while (!g_atomic_int_get(&rd->stop));
+    rd->last = prev;
+    return NULL;
+}
+
+static void test_stats_from_another_thread(void)
+{
+    unsigned n = test_scaled(200000, 2000);
+    StatsReader rd = { 0 };
+    uint64_t nulls = 0;
+    GThread *reader;
+    ThreadsStats st;
+
+    test_reg_reset(2 * THREADS_DEFAULT_RING_SIZE, -1);
+    rd.t = threads_create(2, "stats", test_req_init, test_req_uninit,
+                          stats_handler, stats_done);
+    g_assert_nonnull(rd.t);
+    stats_pool = rd.t;
+    reader = g_thread_new("stats-reader", stats_reader_thread, &rd);
+    while (!g_atomic_int_get(&rd.started)) {
+        g_usleep(100);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        TestReq *r = i % 2 ? test_req_prepare(rd.t, TRUE)
+                           : test_req_prepare_retry(rd.t, &nulls);
+
+        test_req_commit(rd.t, r);
+        if (i % 1000 == 999) {
+            threads_wait_done(rd.t);
+        }
+    }
+    threads_wait_done(rd.t);
+    g_atomic_int_set(&rd.stop, 1);
+    g_thread_join(reader);
+
+    threads_get_stats(rd.t, &st);
+    g_assert_cmpuint(st.submitted, ==, n);
+    g_assert_cmpuint(st.completed, ==, n);
+    g_assert_cmpuint(threads_get_prepare_full(rd.t), ==, st.prepare_full);
+    g_assert_cmpuint(rd.last.submitted, <=, n);
+    g_assert_cmpuint(rd.last.prepare_full, <=, st.prepare_full);
+    g_assert_cmpuint(rd.reads, >=, 2);
+    threads_destroy(rd.t);
+    test_reg_check_all_uninit();
+}
+
 /* ------------------------------------------------------------------------ */
 
 static const unsigned eo_threads[] = { 1, 2, 3, 4, 8, 16, 32, 64 };
@@ -835,5 +940,7 @@ int main(int argc, char **argv)
     g_test_add_func("/contract/stats/null-out", test_stats_null_out);
     g_test_add_func("/contract/stats/sleeps-and-wakeups",
                     test_stats_sleeps_and_wakeups);
+    g_test_add_func("/contract/stats/from-another-thread",
+                    test_stats_from_another_thread);
     return g_test_run();
 }

@@ -171,6 +171,8 @@ typedef struct ThreadsError {
  * A snapshot of a pool's counters since it was created. `prepare_full`
  * counts the times no worker could take a request (QEMU's "compression
  * busy"); `threads_get_prepare_full()` reads it alone, more cheaply.
+ * Every counter only grows, and `completed <= submitted` in every
+ * snapshot.
  */
 typedef struct ThreadsStats {
   /**
@@ -352,21 +354,27 @@ void threads_wait_done(struct Threads *threads);
  * Writes the pool's counters since creation into `*stats` (zeros if
  * `threads` is NULL; nothing if `stats` is NULL).
  *
+ * Not a submitter call: any thread may call it at any time, also while
+ * the submitter is inside another call and from the pool's callbacks
+ * (e.g. a QMP handler during a migration). Each counter only grows
+ * between two calls, and `completed <= submitted` in every snapshot.
+ *
  * # Safety
  *
- * `threads` must be NULL or a live pool, and this counts as a submitter
- * call (one at a time); `stats` must be NULL or writable.
+ * `threads` must be NULL or a live pool whose `threads_destroy` has not
+ * begun; `stats` must be NULL or writable.
  */
 void threads_get_stats(struct Threads *threads, struct ThreadsStats *stats);
 
 /**
  * `prepare_full` of `threads_get_stats()` alone (0 if `threads` is NULL):
  * a counter of the submitter's own, so it reads no worker's cache line.
+ * Like `threads_get_stats`, callable from any thread at any time.
  *
  * # Safety
  *
- * `threads` must be NULL or a live pool, and this counts as a submitter
- * call (one at a time).
+ * `threads` must be NULL or a live pool whose `threads_destroy` has not
+ * begun.
  */
 uint64_t threads_get_prepare_full(struct Threads *threads);
 

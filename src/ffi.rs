@@ -18,7 +18,7 @@ use crate::options::ThreadsOptions;
 use crate::pool::{on_worker_of, Callbacks, CreateError, RawPool};
 use crate::report::{error as report_error, fatal};
 use crate::request::ThreadRequest;
-use crate::stats::ThreadsStats;
+use crate::stats::{StatsReader, ThreadsStats};
 
 // The callbacks' types are spelled out in the exports' signatures instead
 // of through this alias, so that cbindgen prints them as C function pointers.
@@ -68,6 +68,9 @@ pub struct Threads {
     /// workers is recognised without touching the pool, which another
     /// thread may be using.
     worker_tag: *const (),
+    /// The pool's counters, readable by any thread without the submitter
+    /// role (`threads_get_stats` while the submitter works).
+    stats: StatsReader,
     pool: UnsafeCell<RawPool<CCallbacks>>,
 }
 
@@ -297,6 +300,7 @@ unsafe fn create(
         Ok(pool) => Ok(Box::into_raw(Box::new(Threads {
             busy: AtomicBool::new(false),
             worker_tag: pool.worker_tag(),
+            stats: pool.stats_reader(),
             pool: UnsafeCell::new(pool),
         }))),
         Err(e) => {
@@ -438,18 +442,23 @@ pub unsafe extern "C" fn threads_wait_done(threads: *mut Threads) {
 /// Writes the pool's counters since creation into `*stats` (zeros if
 /// `threads` is NULL; nothing if `stats` is NULL).
 ///
+/// Not a submitter call: any thread may call it at any time, also while
+/// the submitter is inside another call and from the pool's callbacks
+/// (e.g. a QMP handler during a migration). Each counter only grows
+/// between two calls, and `completed <= submitted` in every snapshot.
+///
 /// # Safety
 ///
-/// `threads` must be NULL or a live pool, and this counts as a submitter
-/// call (one at a time); `stats` must be NULL or writable.
+/// `threads` must be NULL or a live pool whose `threads_destroy` has not
+/// begun; `stats` must be NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn threads_get_stats(threads: *mut Threads, stats: *mut ThreadsStats) {
     boundary("threads_get_stats", || {
         if stats.is_null() {
             return;
         }
-        // SAFETY: forwarded to our caller.
-        let s = unsafe { submitter(threads, "threads_get_stats", |pool| pool.stats()) };
+        // SAFETY: our caller passes NULL or a live pool.
+        let s = unsafe { threads.as_ref() }.map(|t| t.stats.read());
         // SAFETY: our caller passes a writable ThreadsStats.
         unsafe { stats.write(s.unwrap_or_default()) };
     })
@@ -457,20 +466,16 @@ pub unsafe extern "C" fn threads_get_stats(threads: *mut Threads, stats: *mut Th
 
 /// `prepare_full` of `threads_get_stats()` alone (0 if `threads` is NULL):
 /// a counter of the submitter's own, so it reads no worker's cache line.
+/// Like `threads_get_stats`, callable from any thread at any time.
 ///
 /// # Safety
 ///
-/// `threads` must be NULL or a live pool, and this counts as a submitter
-/// call (one at a time).
+/// `threads` must be NULL or a live pool whose `threads_destroy` has not
+/// begun.
 #[no_mangle]
 pub unsafe extern "C" fn threads_get_prepare_full(threads: *mut Threads) -> u64 {
     boundary("threads_get_prepare_full", || {
-        // SAFETY: forwarded to our caller.
-        unsafe {
-            submitter(threads, "threads_get_prepare_full", |pool| {
-                pool.prepare_full()
-            })
-        }
-        .unwrap_or(0)
+        // SAFETY: our caller passes NULL or a live pool.
+        unsafe { threads.as_ref() }.map_or(0, |t| t.stats.prepare_full())
     })
 }

@@ -35,8 +35,8 @@
 //! `RingBuffer::new` returns a `Producer` and a `Consumer`:
 //!
 //! - `SubmitterLane`, kept by the pool's submitter: `push`, `quit`,
-//!   reaping completed requests, arming and disarming its wake-up, and the
-//!   worker's sleep statistic;
+//!   reaping completed requests, arming and disarming its wake-up, and a
+//!   `LaneStats` handle on the worker's sleep statistic for any thread;
 //! - `WorkerLane`, moved into the lane's worker thread: `poll`,
 //!   `complete` and `try_sleep`.
 //!
@@ -62,6 +62,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::event::Event;
 use crate::request::ThreadRequest;
+use crate::stats::Counter;
 use crate::sync::{Arc, AtomicPtr, AtomicUsize, Ordering};
 use std::ptr::{self, NonNull};
 
@@ -143,8 +144,8 @@ struct WorkerSide {
     /// While WAITER is set: the completion count at which the worker wakes
     /// the submitter. Written by the submitter in `arm_waiter`.
     wake_at: AtomicUsize,
-    /// A statistic; on a 32-bit host it wraps after 2^32 sleeps.
-    sleeps: AtomicUsize,
+    /// A statistic, raised by the worker alone.
+    sleeps: Counter,
 }
 
 /// What the two ends share.
@@ -170,7 +171,7 @@ impl Lane {
             worker: CachePadded::new(WorkerSide {
                 completed: AtomicUsize::new(word_of(start)),
                 wake_at: AtomicUsize::new(start),
-                sleeps: AtomicUsize::new(0),
+                sleeps: Counter::new(),
             }),
             slots: (0..capacity.div_ceil(SLOTS_PER_BLOCK))
                 .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut()))))
@@ -326,9 +327,19 @@ impl SubmitterLane {
             .fetch_and(!WAITER, Ordering::Relaxed);
     }
 
+    /// A handle on the lane's worker statistics that any thread may keep
+    /// and read.
+    pub(crate) fn stats(&self) -> LaneStats {
+        LaneStats(Arc::clone(&self.lane))
+    }
+}
+
+/// Reads a lane's worker statistics from any thread (see `stats.rs`).
+pub(crate) struct LaneStats(Arc<Lane>);
+
+impl LaneStats {
     pub(crate) fn worker_sleeps(&self) -> u64 {
-        // Relaxed: a statistic, read without ordering against anything.
-        self.lane.worker.sleeps.load(Ordering::Relaxed) as u64
+        self.0.worker.sleeps.get()
     }
 }
 
@@ -421,8 +432,7 @@ impl WorkerLane {
         {
             return false;
         }
-        // Relaxed: a statistic.
-        self.lane.worker.sleeps.fetch_add(1, Ordering::Relaxed);
+        self.lane.worker.sleeps.add(1);
         // The event may hold a stale token from an earlier wake whose
         // SLEEPING the worker had already seen cleared: loop on the flag.
         // Relaxed is enough for the flag: the next `poll` acquires
@@ -513,6 +523,6 @@ mod tests {
         assert!(matches!(worker.poll(), Poll::Empty { .. }));
         submitter.quit();
         assert!(matches!(worker.poll(), Poll::Quit));
-        assert_eq!(submitter.worker_sleeps(), 0);
+        assert_eq!(submitter.stats().worker_sleeps(), 0);
     }
 }

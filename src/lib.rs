@@ -38,5 +38,5 @@ pub use options::{
 pub use pool::{Callbacks, CreateError, RawPool};
 pub use request::{ThreadRequest, ThreadRequestEntry};
 pub use spawn::THREADS_WORKER_STACK_SIZE;
-pub use stats::ThreadsStats;
+pub use stats::{StatsReader, ThreadsStats};
 pub use typed::{Prepared, RequestPool};

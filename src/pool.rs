@@ -1,8 +1,9 @@
 //! The pool: one submitter, `threads_nr` workers, one lane each.
 //!
 //! The submitter's bookkeeping (free requests, the submitter's end of each
-//! lane and the requests reserved against it, counters) lives in `RawPool`
-//! and is touched by the submitter only; each worker owns the worker's end
+//! lane and the requests reserved against it) lives in `RawPool` and is
+//! touched by the submitter only; the counters are atomics that any
+//! thread may read through a `StatsReader` (`stats.rs`); each worker owns the worker's end
 //! of its lane (see `lane.rs`), and what the workers share with the
 //! submitter is `Shared` (the callbacks, the submitter's wake event).
 //! Requests are raw `ThreadRequest` pointers that the caller's `init`
@@ -30,7 +31,7 @@ use crate::options::{InvalidArgument, ThreadsOptions};
 use crate::report::fatal;
 use crate::request::ThreadRequest;
 use crate::spawn::spawn_worker;
-use crate::stats::{SubmitterCounters, ThreadsStats};
+use crate::stats::{Counters, StatsReader, ThreadsStats};
 use crate::sync::{thread, Arc};
 
 /// What the pool calls back. The pool guarantees that a request pointer it
@@ -124,7 +125,9 @@ pub struct RawPool<C: Callbacks> {
     next_lane: usize,
     /// Kept across waits: its spin adapts to how waits went before.
     submitter_backoff: Backoff,
-    counters: SubmitterCounters,
+    /// Raised by the submitter (and, for sleeps, the workers); read by
+    /// any thread.
+    stats: StatsReader,
     workers: Vec<thread::JoinHandle<()>>,
 }
 
@@ -191,6 +194,7 @@ impl<C: Callbacks> RawPool<C> {
             });
             worker_lanes.push(worker);
         }
+        let stats = StatsReader::new(cursors.iter().map(|c| c.lane.stats()).collect());
         let mut pool = RawPool {
             shared,
             cursors: cursors.into_boxed_slice(),
@@ -199,7 +203,7 @@ impl<C: Callbacks> RawPool<C> {
             all: Vec::with_capacity(total),
             next_lane: 0,
             submitter_backoff: Backoff::new(options.submitter_budget()),
-            counters: SubmitterCounters::default(),
+            stats,
             workers: Vec::with_capacity(threads),
         };
         // From here on, dropping `pool` on an error path releases what was
@@ -249,7 +253,7 @@ impl<C: Callbacks> RawPool<C> {
     pub fn prepare(&mut self) -> Option<NonNull<ThreadRequest>> {
         let request = self.try_prepare();
         if request.is_none() {
-            self.counters.prepare_full += 1;
+            self.counters().prepare_full.add(1);
         }
         request
     }
@@ -262,7 +266,7 @@ impl<C: Callbacks> RawPool<C> {
         if let Some(request) = self.try_prepare() {
             return Some(request);
         }
-        self.counters.prepare_full += 1;
+        self.counters().prepare_full.add(1);
         loop {
             if !self.any_in_flight() {
                 return None;
@@ -338,10 +342,12 @@ impl<C: Callbacks> RawPool<C> {
         let lane = self.check_handed_out(request, "threads_submit_request_commit");
         let cursor = &mut self.cursors[lane];
         cursor.reserved -= 1;
-        if cursor.lane.push(request) {
-            self.counters.worker_wakeups += 1;
+        let woke = cursor.lane.push(request);
+        let counters = self.counters();
+        if woke {
+            counters.worker_wakeups.add(1);
         }
-        self.counters.submitted += 1;
+        counters.submitted.add(1);
     }
 
     /// Checks that `request` is one this pool's `prepare` handed out and
@@ -388,20 +394,22 @@ impl<C: Callbacks> RawPool<C> {
     /// `stats().prepare_full` alone: one counter of the submitter's own,
     /// without reading every worker's cache line for `worker_sleeps`.
     pub fn prepare_full(&self) -> u64 {
-        self.counters.prepare_full
+        self.stats.prepare_full()
     }
 
     /// A snapshot of the pool's counters.
     pub fn stats(&self) -> ThreadsStats {
-        let c = &self.counters;
-        ThreadsStats {
-            submitted: c.submitted,
-            completed: c.completed,
-            prepare_full: c.prepare_full,
-            worker_sleeps: self.cursors.iter().map(|c| c.lane.worker_sleeps()).sum(),
-            worker_wakeups: c.worker_wakeups,
-            submitter_sleeps: c.submitter_sleeps,
-        }
+        self.stats.read()
+    }
+
+    /// A handle that reads the pool's counters from any thread while the
+    /// pool works (see `StatsReader`).
+    pub fn stats_reader(&self) -> StatsReader {
+        self.stats.clone()
+    }
+
+    fn counters(&self) -> &Counters {
+        self.stats.counters()
     }
 
     /// The value `prepare` writes into `node` of a request it hands out:
@@ -435,7 +443,7 @@ impl<C: Callbacks> RawPool<C> {
             // `wait_done` or drop) does not run `done` on it again. Only
             // the submitter takes from `free`, and it is busy in this
             // `done`.
-            self.counters.completed += 1;
+            self.stats.counters().completed.add(1);
             self.free.push(request);
             self.shared.callbacks.done(request);
         }
@@ -458,7 +466,7 @@ impl<C: Callbacks> RawPool<C> {
                 continue;
             }
             if self.arm_waiters(wake) {
-                self.counters.submitter_sleeps += 1;
+                self.counters().submitter_sleeps.add(1);
                 self.shared.submitter_event.wait();
             }
             self.disarm_waiters();

@@ -7,7 +7,7 @@ use std::ptr::NonNull;
 use crate::options::ThreadsOptions;
 use crate::pool::{Callbacks, CreateError, RawPool};
 use crate::request::ThreadRequest;
-use crate::stats::ThreadsStats;
+use crate::stats::{StatsReader, ThreadsStats};
 
 /// A request as the typed pool allocates it: the header first, so that a
 /// header pointer is also a pointer to the whole (Rust's `container_of`).
@@ -156,6 +156,12 @@ impl<T: Send + 'static> RequestPool<T> {
     /// A snapshot of the pool's counters.
     pub fn stats(&self) -> ThreadsStats {
         self.raw.stats()
+    }
+
+    /// A handle that reads the pool's counters from any thread while the
+    /// pool works (see `StatsReader`).
+    pub fn stats_reader(&self) -> StatsReader {
+        self.raw.stats_reader()
     }
 }
 

@@ -136,3 +136,32 @@ fn prepare_wait_half_drained() {
     builder.preemption_bound = Some(builder.preemption_bound.map_or(2, |b| b.min(2)));
     builder.check(|| run(1, options(4, 0, 0), 5, true, true));
 }
+
+/// A second thread reads the counters while the submitter commits and
+/// waits: each counter only grows between its two reads, and no snapshot
+/// shows more completed than submitted requests (the Release stores and
+/// Acquire loads of the counters, and the order `read` loads them in).
+#[test]
+fn stats_read_from_another_thread() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.map_or(2, |b| b.min(2)));
+    builder.check(|| {
+        let mut pool =
+            RequestPool::new(1, "loom", &options(1, 0, 0), || (), |_| {}, |_| {}).unwrap();
+        let reader = pool.stats_reader();
+        let other = loom::thread::spawn(move || {
+            let first = reader.read();
+            let second = reader.read();
+            for s in [first, second] {
+                assert!(s.completed <= s.submitted, "{s:?}");
+            }
+            assert!(second.submitted >= first.submitted);
+            assert!(second.completed >= first.completed);
+        });
+        pool.prepare_wait().unwrap().commit();
+        pool.wait_done();
+        other.join().unwrap();
+        let stats = pool.stats();
+        assert_eq!((stats.submitted, stats.completed), (1, 1));
+    });
+}
