@@ -16,7 +16,7 @@ fn emit(msg: &str) {
 }
 
 /// Reports a refused call (the caller gets NULL or nothing happens).
-#[cfg_attr(loom, allow(dead_code))] // only the C ABI, not built under loom, uses it
+#[cfg_attr(loom, allow(dead_code))] // the C ABI and the futex event, not built under loom
 pub(crate) fn error(msg: &str) {
     emit(msg);
 }
