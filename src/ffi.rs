@@ -161,6 +161,12 @@ pub extern "C" fn threads_options_default() -> ThreadsOptions {
 /// commit is visible to the handler; what the handler wrote is visible to
 /// done. Callbacks must not call back into the same pool.
 ///
+/// A pool is unusable in a child made by `fork()`: only the forking thread
+/// exists there, none of the pool's workers, so any call on the inherited
+/// pool (`threads_destroy` too, which would join workers that are not
+/// there) may wait for ever or fail. A child that needs workers creates a
+/// pool of its own.
+///
 /// Returns NULL, with a one-line message on stderr, when `threads_nr` is 0
 /// or above `THREADS_MAX_THREADS`, `thread_request_init` or
 /// `thread_request_handler` is NULL, `thread_request_init` returns NULL, or
