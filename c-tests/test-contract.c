@@ -617,6 +617,8 @@ static void test_prepare_wait_blocks(void)
     threads_get_stats(t, &st);
     /* One NULL prepare and one prepare_wait that had to wait. */
     g_assert_cmpuint(st.prepare_full, ==, 2);
+    /* It slept through the 100 ms rather than spinning. */
+    g_assert_cmpuint(st.submitter_sleeps, >=, 1);
     g_assert_cmpuint(st.submitted, ==, total + 1);
     g_assert_cmpuint(st.completed, ==, total + 1);
     gated_destroy(t);

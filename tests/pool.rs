@@ -28,6 +28,35 @@ fn opts(ring_size: u32) -> ThreadsOptions {
     }
 }
 
+/// How often the callbacks of `Counting` ran.
+#[derive(Default)]
+struct Counts {
+    handled: AtomicU64,
+    done: AtomicU64,
+}
+
+/// Callbacks for `RawPool` tests: they count, and free the requests that
+/// `boxed_request` makes.
+struct Counting(Arc<Counts>);
+
+impl Callbacks for Counting {
+    fn handle(&self, _: NonNull<ThreadRequest>) {
+        self.0.handled.fetch_add(1, Ordering::Relaxed);
+    }
+    fn done(&self, _: NonNull<ThreadRequest>) {
+        self.0.done.fetch_add(1, Ordering::Relaxed);
+    }
+    fn uninit(&self, r: NonNull<ThreadRequest>) {
+        // SAFETY: from Box::into_raw in `boxed_request`.
+        drop(unsafe { Box::from_raw(r.as_ptr()) });
+    }
+}
+
+/// An `init` for `RawPool` whose requests `Counting` frees.
+fn boxed_request() -> Option<NonNull<ThreadRequest>> {
+    NonNull::new(Box::into_raw(Box::new(ThreadRequest::new())))
+}
+
 /// Every request handled once and done once, for several shapes.
 #[test]
 fn exactly_once_across_shapes() {
@@ -59,29 +88,22 @@ fn exactly_once_across_shapes() {
     }
 }
 
-/// Positions wrap at 2^62: start just below and go across.
+/// Positions wrap at 2^62: start just below, so that even the fewest
+/// requests (two per lane, under Miri) go across.
 #[test]
 fn positions_wrap_without_loss() {
-    struct Count(AtomicU64, AtomicU64);
-    struct Shared(Arc<Count>);
-    impl Callbacks for Shared {
-        fn handle(&self, _: NonNull<ThreadRequest>) {
-            self.0 .0.fetch_add(1, Ordering::Relaxed);
-        }
-        fn done(&self, _: NonNull<ThreadRequest>) {
-            self.0 .1.fetch_add(1, Ordering::Relaxed);
-        }
-        fn uninit(&self, r: NonNull<ThreadRequest>) {
-            // SAFETY: from Box::into_raw in init below.
-            drop(unsafe { Box::from_raw(r.as_ptr()) });
-        }
-    }
-    let count = Arc::new(Count(AtomicU64::new(0), AtomicU64::new(0)));
-    let init = || NonNull::new(Box::into_raw(Box::new(ThreadRequest::new())));
-    let start = (usize::MAX >> 2) - 5;
+    let counts = Arc::new(Counts::default());
+    let start = (usize::MAX >> 2) - 1;
     // SAFETY: fresh boxes owned by the pool until uninit.
     let mut pool = unsafe {
-        RawPool::with_start(2, "wrap", &opts(4), Shared(Arc::clone(&count)), init, start)
+        RawPool::with_start(
+            2,
+            "wrap",
+            &opts(4),
+            Counting(Arc::clone(&counts)),
+            boxed_request,
+            start,
+        )
     }
     .unwrap();
     let n = scaled(1000);
@@ -92,8 +114,8 @@ fn positions_wrap_without_loss() {
     }
     pool.wait_done();
     drop(pool);
-    assert_eq!(count.0.load(Ordering::Relaxed), n);
-    assert_eq!(count.1.load(Ordering::Relaxed), n);
+    assert_eq!(counts.handled.load(Ordering::Relaxed), n);
+    assert_eq!(counts.done.load(Ordering::Relaxed), n);
 }
 
 /// Worker 0 stalls inside its handler; the others keep taking work, and
@@ -165,15 +187,21 @@ fn full_pool_prepare_returns_none_and_prepare_wait_waits() {
     pool.prepare_wait()
         .expect("a completion frees a slot")
         .commit();
+    assert!(
+        gate.load(Ordering::Acquire),
+        "prepare_wait returned before any handler could complete"
+    );
     opener.join().unwrap();
     pool.wait_done();
-    assert_eq!(pool.stats().completed, 5);
+    let stats = pool.stats();
+    assert_eq!(stats.completed, 5);
+    assert_eq!(stats.prepare_full, 2, "the NULL prepare and the wait");
 }
 
-/// A prepared request that is dropped goes back unused; prepare_wait with
-/// every request handed out returns None instead of waiting forever.
+/// A prepared request that is dropped goes back unused: the one request
+/// of the pool is handed out again, and no handler ever runs.
 #[test]
-fn give_back_and_prepare_wait_with_nothing_in_flight() {
+fn a_dropped_prepared_request_goes_back_unused() {
     let handled = Arc::new(AtomicUsize::new(0));
     let h = Arc::clone(&handled);
     let mut pool = RequestPool::new(
@@ -187,13 +215,49 @@ fn give_back_and_prepare_wait_with_nothing_in_flight() {
         |_| {},
     )
     .unwrap();
-    {
-        let _r = pool.prepare().unwrap();
-    }
+    drop(pool.prepare().unwrap());
     let r = pool.prepare().expect("the dropped request came back");
     drop(r);
     pool.wait_done();
+    drop(pool);
     assert_eq!(handled.load(Ordering::Relaxed), 0);
+}
+
+/// prepare_wait with every request handed out and nothing in flight
+/// returns None at once: no completion could ever free one.
+#[test]
+fn prepare_wait_with_every_request_handed_out_returns_none() {
+    let counts = Arc::new(Counts::default());
+    // SAFETY: fresh boxes owned by the pool until uninit.
+    let mut pool = unsafe {
+        RawPool::new(
+            1,
+            "reserved",
+            &opts(1),
+            Counting(Arc::clone(&counts)),
+            boxed_request,
+        )
+    }
+    .unwrap();
+    let only = pool.prepare().unwrap();
+    // On another thread, so that a prepare_wait that waits for ever fails
+    // the test instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let none = pool.prepare_wait().is_none();
+        tx.send((pool, none)).unwrap();
+    });
+    let (mut pool, none) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("prepare_wait waited with nothing in flight");
+    assert!(none, "prepare_wait handed out a request twice");
+    // SAFETY: `only` comes from prepare and was not committed.
+    unsafe { pool.commit(only) };
+    pool.wait_done();
+    assert_eq!(pool.stats().prepare_full, 1);
+    drop(pool);
+    assert_eq!(counts.handled.load(Ordering::Relaxed), 1);
+    assert_eq!(counts.done.load(Ordering::Relaxed), 1);
 }
 
 /// Destroy with requests in flight runs handler and done for each, then
@@ -266,20 +330,63 @@ fn bad_arguments_are_refused() {
 }
 
 /// The pool may move between threads: created on one, used on another,
-/// destroyed on a third (as QEMU does).
+/// destroyed on a third (as QEMU does). Every request is handled, `done`
+/// runs on the thread that submits and waits, and the requests are
+/// released on the thread that drops the pool.
 #[test]
 fn pool_moves_between_threads() {
-    let pool = RequestPool::new(2, "move", &opts(4), || 0u32, |x| *x += 1, |_| {}).unwrap();
-    let pool = thread::spawn(move || {
+    /// Records the thread that drops it (the pool's `uninit`).
+    struct Req(Arc<Mutex<Vec<thread::ThreadId>>>);
+    impl Drop for Req {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().push(thread::current().id());
+        }
+    }
+    let released = Arc::new(Mutex::new(Vec::new()));
+    let done_on = Arc::new(Mutex::new(Vec::new()));
+    let handled = Arc::new(AtomicU64::new(0));
+    let (r, d, h) = (
+        Arc::clone(&released),
+        Arc::clone(&done_on),
+        Arc::clone(&handled),
+    );
+    let pool = RequestPool::new(
+        2,
+        "move",
+        &opts(4),
+        move || Req(Arc::clone(&r)),
+        move |_| {
+            h.fetch_add(1, Ordering::Relaxed);
+        },
+        move |_| d.lock().unwrap().push(thread::current().id()),
+    )
+    .unwrap();
+    let n = scaled(100);
+    let user = thread::spawn(move || {
         let mut pool = pool;
-        for _ in 0..scaled(100) {
+        for _ in 0..n {
             pool.prepare_wait().unwrap().commit();
         }
-        pool
-    })
-    .join()
-    .unwrap();
-    thread::spawn(move || drop(pool)).join().unwrap();
+        pool.wait_done();
+        (pool, thread::current().id())
+    });
+    let (pool, user) = user.join().unwrap();
+    let dropper = thread::spawn(move || drop(pool));
+    let dropper_id = dropper.thread().id();
+    dropper.join().unwrap();
+    assert_eq!(handled.load(Ordering::Relaxed), n);
+    let done_on = done_on.lock().unwrap();
+    assert_eq!(done_on.len() as u64, n);
+    assert!(
+        done_on.iter().all(|&t| t == user),
+        "done off the user's thread"
+    );
+    let released = released.lock().unwrap();
+    assert_eq!(released.len(), 8, "each request released once");
+    assert!(
+        released.iter().all(|&t| t == dropper_id),
+        "released elsewhere"
+    );
 }
 
 /// A `done` that panics has run once for that request: the next wait and
