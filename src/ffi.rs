@@ -278,12 +278,15 @@ unsafe fn create(
     callbacks: CreateCallbacks,
     options: *const ThreadsOptions,
 ) -> Result<*mut Threads, CreateFailure> {
-    let (Some(init), Some(handler)) = (callbacks.init, callbacks.handler) else {
-        return Err((
-            ThreadsErrorCode::InvalidArgument,
-            0,
-            "thread_request_init and thread_request_handler must not be NULL".into(),
-        ));
+    let (init, handler) = match (callbacks.init, callbacks.handler) {
+        (Some(init), Some(handler)) => (init, handler),
+        _ => {
+            return Err((
+                ThreadsErrorCode::InvalidArgument,
+                0,
+                "thread_request_init and thread_request_handler must not be NULL".into(),
+            ))
+        }
     };
     // SAFETY: our caller passes NULL or a valid ThreadsOptions.
     let options = unsafe { options.as_ref() }.copied().unwrap_or_default();
@@ -414,8 +417,9 @@ pub unsafe extern "C" fn threads_submit_request_commit(
     request: *mut ThreadRequest,
 ) {
     boundary("threads_submit_request_commit", || {
-        let Some(request) = NonNull::new(request) else {
-            fatal("threads_submit_request_commit: the request is NULL");
+        let request = match NonNull::new(request) {
+            Some(request) => request,
+            None => fatal("threads_submit_request_commit: the request is NULL"),
         };
         let commit = |pool: &mut RawPool<CCallbacks>| {
             // SAFETY: our caller passes a live ThreadRequest.

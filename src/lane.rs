@@ -173,7 +173,7 @@ impl Lane {
                 wake_at: AtomicUsize::new(start),
                 sleeps: Counter::new(),
             }),
-            slots: (0..capacity.div_ceil(SLOTS_PER_BLOCK))
+            slots: (0..(capacity + SLOTS_PER_BLOCK - 1) / SLOTS_PER_BLOCK)
                 .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut()))))
                 .collect(),
             mask: capacity - 1,

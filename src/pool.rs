@@ -415,14 +415,14 @@ impl<C: Callbacks> RawPool<C> {
     /// The value `prepare` writes into `node` of a request it hands out:
     /// the address of this pool's shared state, unique while it lives.
     fn tag(&self) -> *mut ThreadRequest {
-        (&*self.shared as *const Shared<C>).cast_mut().cast()
+        &*self.shared as *const Shared<C> as *mut ThreadRequest
     }
 
     /// What identifies this pool's workers to `on_worker_of`; it does not
     /// change while the pool lives.
     #[cfg(not(loom))]
     pub(crate) fn worker_tag(&self) -> *const () {
-        self.tag().cast_const().cast()
+        self.tag() as *const ()
     }
 
     fn occupancy(&self, lane: usize) -> usize {
@@ -488,7 +488,7 @@ impl<C: Callbacks> RawPool<C> {
                 let in_flight = l.in_flight();
                 let wanted = match wake {
                     Wake::Drained => in_flight,
-                    Wake::HalfDrained => in_flight.div_ceil(2),
+                    Wake::HalfDrained => (in_flight + 1) / 2,
                 };
                 l.arm_waiter(wanted)
             })

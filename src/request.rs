@@ -52,11 +52,34 @@ impl Default for ThreadRequest {
 // submitter and a worker is what the pool does by design.
 unsafe impl Send for ThreadRequest {}
 
-// The seed's layout, which C code compiled against the 2018 header expects.
-// c-tests/test-layout.c asserts the same from the C side.
+// The seed's layout, which C code compiled against the 2018 header expects:
+// `node` at offset 0 and `thread_index` right after it, at the size of a
+// pointer. With `repr(C)` the fields come in declaration order, the first
+// at offset 0, so the sizes and alignments below fix both offsets; a const
+// check of the offsets themselves would need `offset_of!` (Rust 1.77),
+// newer than the Rust the library builds with (Cargo.toml, rust-version).
+// The test below and c-tests/test-layout.c measure the offsets.
 const _: () = {
+    assert!(std::mem::size_of::<ThreadRequestEntry>() == std::mem::size_of::<usize>());
+    assert!(std::mem::align_of::<c_uint>() <= std::mem::align_of::<usize>());
     assert!(std::mem::size_of::<ThreadRequest>() == 2 * std::mem::size_of::<usize>());
     assert!(std::mem::align_of::<ThreadRequest>() == std::mem::align_of::<usize>());
-    assert!(std::mem::offset_of!(ThreadRequest, node) == 0);
-    assert!(std::mem::offset_of!(ThreadRequest, thread_index) == std::mem::size_of::<usize>());
 };
+
+#[cfg(test)]
+mod tests {
+    use super::ThreadRequest;
+    use std::mem::MaybeUninit;
+    use std::ptr::addr_of;
+
+    #[test]
+    fn fields_are_where_the_seed_has_them() {
+        let r = MaybeUninit::<ThreadRequest>::uninit();
+        let base = r.as_ptr();
+        // SAFETY: addr_of! makes field pointers inside `r` without reading
+        // the uninitialised memory.
+        let (node, index) = unsafe { (addr_of!((*base).node), addr_of!((*base).thread_index)) };
+        assert_eq!(node as usize - base as usize, 0);
+        assert_eq!(index as usize - base as usize, std::mem::size_of::<usize>());
+    }
+}

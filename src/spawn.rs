@@ -42,7 +42,7 @@ pub(crate) fn spawn_worker(
 
 /// The signals `qemu_thread_create()` leaves open in QEMU's threads.
 #[cfg(not(any(loom, miri)))]
-const LEFT_OPEN: [libc::c_int; 3] = [libc::SIGSEGV, libc::SIGFPE, libc::SIGILL];
+const LEFT_OPEN: [std::os::raw::c_int; 3] = [libc::SIGSEGV, libc::SIGFPE, libc::SIGILL];
 
 /// Gives the calling thread the mask of a thread from
 /// `qemu_thread_create()` until dropped, then restores the mask it found.
