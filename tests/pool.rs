@@ -52,9 +52,16 @@ impl Callbacks for Counting {
     }
 }
 
-/// An `init` for `RawPool` whose requests `Counting` frees.
-fn boxed_request() -> Option<NonNull<ThreadRequest>> {
-    NonNull::new(Box::into_raw(Box::new(ThreadRequest::new())))
+/// A `RawPool` of `threads` workers with rings of `ring`, whose positions
+/// start at `start`, calling `Counting` back; and its counts.
+fn counting_pool(threads: u32, ring: u32, start: usize) -> (RawPool<Counting>, Arc<Counts>) {
+    let counts = Arc::new(Counts::default());
+    let init = || NonNull::new(Box::into_raw(Box::new(ThreadRequest::new())));
+    let callbacks = Counting(Arc::clone(&counts));
+    // SAFETY: fresh boxes owned by the pool until `Counting` frees them.
+    let pool =
+        unsafe { RawPool::with_start(threads, "counting", &opts(ring), callbacks, init, start) };
+    (pool.unwrap(), counts)
 }
 
 /// Every request handled once and done once, for several shapes.
@@ -92,20 +99,7 @@ fn exactly_once_across_shapes() {
 /// requests (two per lane, under Miri) go across.
 #[test]
 fn positions_wrap_without_loss() {
-    let counts = Arc::new(Counts::default());
-    let start = (usize::MAX >> 2) - 1;
-    // SAFETY: fresh boxes owned by the pool until uninit.
-    let mut pool = unsafe {
-        RawPool::with_start(
-            2,
-            "wrap",
-            &opts(4),
-            Counting(Arc::clone(&counts)),
-            boxed_request,
-            start,
-        )
-    }
-    .unwrap();
+    let (mut pool, counts) = counting_pool(2, 4, (usize::MAX >> 2) - 1);
     let n = scaled(1000);
     for _ in 0..n {
         let r = pool.prepare_wait().unwrap();
@@ -227,18 +221,7 @@ fn a_dropped_prepared_request_goes_back_unused() {
 /// returns None at once: no completion could ever free one.
 #[test]
 fn prepare_wait_with_every_request_handed_out_returns_none() {
-    let counts = Arc::new(Counts::default());
-    // SAFETY: fresh boxes owned by the pool until uninit.
-    let mut pool = unsafe {
-        RawPool::new(
-            1,
-            "reserved",
-            &opts(1),
-            Counting(Arc::clone(&counts)),
-            boxed_request,
-        )
-    }
-    .unwrap();
+    let (mut pool, counts) = counting_pool(1, 1, 0);
     let only = pool.prepare().unwrap();
     // On another thread, so that a prepare_wait that waits for ever fails
     // the test instead of hanging it.
