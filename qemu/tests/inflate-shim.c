@@ -15,6 +15,8 @@
  *                        test can prove the delay really happened
  *   QT_FAIL_INFLATE_INIT if set, inflateInit() returns Z_MEM_ERROR and
  *                        libdeflate_alloc_decompressor() NULL
+ *   QT_SLOW_DEFLATE_US   (source) sleep this many microseconds before
+ *                        each page is compressed
  *   QT_FAIL_INFLATE_CALL N: the Nth inflate() call (counting from 1, over
  *                        all threads) returns Z_DATA_ERROR without
  *                        inflating, as a corrupted page on a live socket
@@ -173,4 +175,50 @@ int inflateInit_(z_streamp strm, const char *version, int stream_size)
         real = (inflate_init_fn)real_symbol("inflateInit_");
     }
     return real(strm, version, stream_size);
+}
+
+/*
+ * The source side: QT_SLOW_DEFLATE_US=N sleeps N microseconds before each
+ * page is compressed, so that compression falls behind the migration
+ * thread and sections end with pages still queued, as on a loaded host.
+ */
+static void deflate_delay(void)
+{
+    const char *us = getenv("QT_SLOW_DEFLATE_US");
+
+    if (us) {
+        struct timespec ts = { 0, atol(us) * 1000L };
+
+        nanosleep(&ts, NULL);
+    }
+}
+
+typedef int (*deflate_fn)(z_streamp, int);
+typedef size_t (*ld_compress_fn)(struct libdeflate_compressor *, const void *,
+                                 size_t, void *, size_t);
+
+int deflate(z_streamp strm, int flush)
+{
+    static deflate_fn real;
+
+    if (!real) {
+        real = (deflate_fn)real_symbol("deflate");
+    }
+    if (flush == Z_FINISH) {
+        deflate_delay();
+    }
+    return real(strm, flush);
+}
+
+size_t libdeflate_zlib_compress(struct libdeflate_compressor *c,
+                                const void *in, size_t in_nbytes, void *out,
+                                size_t out_avail)
+{
+    static ld_compress_fn real;
+
+    if (!real) {
+        real = (ld_compress_fn)real_symbol("libdeflate_zlib_compress");
+    }
+    deflate_delay();
+    return real(c, in, in_nbytes, out, out_avail);
 }
