@@ -2,10 +2,11 @@
 //!
 //! The submitter's bookkeeping (free requests, the submitter's end of each
 //! lane and the requests reserved against it) lives in `RawPool` and is
-//! touched by the submitter only; the counters are atomics that any
-//! thread may read through a `StatsReader` (`stats.rs`); each worker owns the worker's end
-//! of its lane (see `lane.rs`), and what the workers share with the
-//! submitter is `Shared` (the callbacks, the submitter's wake event).
+//! touched by the submitter only; the counters are atomics that any thread
+//! may read through a `StatsReader` (`stats.rs`); each worker owns the
+//! worker's end of its lane (see `lane.rs`), and what the workers share
+//! with the submitter is `Shared` (the callbacks, the submitter's wake
+//! event).
 //! Requests are raw `ThreadRequest` pointers that the caller's `init`
 //! produced, which is what the C ABI needs; `RequestPool` in `typed.rs`
 //! wraps this for Rust callers.
