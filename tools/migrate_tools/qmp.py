@@ -19,9 +19,11 @@ def split_lines(buf):
 class QMP:
     """timeout: for connecting and the greeting; cmd_timeout: the default
     of cmd(); None waits for ever.  sock: an already connected socket
-    instead of path."""
+    instead of path.  oob: enable out-of-band execution (cmd_oob()), which
+    QEMU runs even while its main thread is blocked."""
 
-    def __init__(self, path, timeout=30.0, cmd_timeout=30.0, sock=None):
+    def __init__(self, path, timeout=30.0, cmd_timeout=30.0, sock=None,
+                 oob=False):
         self.cmd_timeout = cmd_timeout
         if sock is None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -41,7 +43,10 @@ class QMP:
             if "QMP" not in greeting:
                 raise QMPError(f"no QMP greeting: {greeting}")
             self.version = greeting["QMP"]["version"]["qemu"]
-            self.cmd("qmp_capabilities")
+            if oob:
+                self.cmd("qmp_capabilities", enable=["oob"])
+            else:
+                self.cmd("qmp_capabilities")
         except (OSError, QMPError, ValueError):
             self.close()
             raise
@@ -78,9 +83,9 @@ class QMP:
         return json.loads(self.lines.pop(0))
 
     @staticmethod
-    def message(name, msg_id, args):
+    def message(name, msg_id, args, oob=False):
         """The bytes of one command; argument names take '-' for '_'."""
-        msg = {"execute": name, "id": msg_id}
+        msg = {"exec-oob" if oob else "execute": name, "id": msg_id}
         if args:
             msg["arguments"] = {k.replace("_", "-"): v
                                 for k, v in args.items()}
@@ -88,10 +93,20 @@ class QMP:
 
     def cmd(self, name, timeout=None, **args):
         """Run one command; its return value, or QMPError."""
+        return self._run(self.message(name, self.next_id + 1, args), name,
+                         timeout)
+
+    def cmd_oob(self, name, timeout=None, **args):
+        """cmd(), out of band (the connection must have been made with
+        oob=True, and the command must allow it)."""
+        return self._run(self.message(name, self.next_id + 1, args, oob=True),
+                         name, timeout)
+
+    def _run(self, msg, name, timeout):
         if timeout is None:
             timeout = self.cmd_timeout
         self.next_id += 1
-        self.sock.sendall(self.message(name, self.next_id, args))
+        self.sock.sendall(msg)
         while True:
             r = self._recv(timeout)
             if "event" in r:
