@@ -341,14 +341,15 @@ impl<C: Callbacks> RawPool<C> {
     /// `prepare`; any other is detected and refused).
     pub unsafe fn commit(&mut self, request: NonNull<ThreadRequest>) {
         let lane = self.check_handed_out(request, "threads_submit_request_commit");
+        // Before the push: the push's Release publishes this store along
+        // with the request, so a handler reading the statistics already
+        // counts its own request as submitted.
+        self.counters().submitted.add(1);
         let cursor = &mut self.cursors[lane];
         cursor.reserved -= 1;
-        let woke = cursor.lane.push(request);
-        let counters = self.counters();
-        if woke {
-            counters.worker_wakeups.add(1);
+        if cursor.lane.push(request) {
+            self.counters().worker_wakeups.add(1);
         }
-        counters.submitted.add(1);
     }
 
     /// Checks that `request` is one this pool's `prepare` handed out and

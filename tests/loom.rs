@@ -165,3 +165,27 @@ fn stats_read_from_another_thread() {
         assert_eq!((stats.submitted, stats.completed), (1, 1));
     });
 }
+
+/// A handler that reads the statistics counts its own request as
+/// submitted: commit raises `submitted` before it publishes the request.
+#[test]
+fn a_handler_sees_its_request_submitted() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.map_or(2, |b| b.min(2)));
+    builder.check(|| {
+        // Set before the first commit, read by the handler after it: the
+        // commit orders the two, and no thread touches it concurrently.
+        let slot: std::sync::Arc<std::sync::Mutex<Option<qemu_threads::StatsReader>>> =
+            Default::default();
+        let in_handler = slot.clone();
+        let handle = move |_: &mut ()| {
+            let s = in_handler.lock().unwrap().as_ref().unwrap().read();
+            assert!(s.submitted >= 1, "{s:?}");
+        };
+        let mut pool =
+            RequestPool::new(1, "loom", &options(1, 0, 0), || (), handle, |_| {}).unwrap();
+        *slot.lock().unwrap() = Some(pool.stats_reader());
+        pool.prepare_wait().unwrap().commit();
+        pool.wait_done();
+    });
+}
