@@ -188,7 +188,7 @@ def parse_args(argv):
 def find_qemu(qemu=None, dst_qemu=None, baseline=False):
     """(source, destination) QEMU binaries: qemu, else
     $QEMU_THREADS_DEMO_QEMU, else qemu/build-qemu's: the patched build
-    with Debian's feature set (what scripts/install-qemu installs), or with
+    with Debian's feature set, or with
     --baseline the minimal stock one."""
     if qemu:
         src = qemu
