@@ -932,5 +932,5 @@ def main(argv):
         doc["qemu"] = dict(bench.bins)
     text = write_outputs(doc, out, not a.no_plots)
     print(text, flush=True)
-    log(f"done in {doc['wall_s']:.0f} s; results in {out}")
+    ui.result(f"done in {doc['wall_s']:.0f} s; results in {out}")
     return status

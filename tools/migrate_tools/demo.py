@@ -121,7 +121,8 @@ def parse_args(argv):
     g.add_argument("--json", metavar="FILE", help="write the summary as JSON")
     g.add_argument("--progress", choices=("auto", "always", "never"),
                    default="auto",
-                   help="progress bar (auto: when stdout is a terminal)")
+                   help="progress bar, on stderr (auto: when stderr is a "
+                        "terminal; default auto)")
     g.add_argument("--verbose", "-v", action="store_true",
                    help="echo the guests' serial consoles")
     g.add_argument("--keep", action="store_true",
@@ -710,7 +711,7 @@ def main(argv):
     ui.set_prog(PROG)
     a = parse_args(argv)
     Progress.enabled = (a.progress == "always" or
-                        (a.progress == "auto" and sys.stdout.isatty()))
+                        (a.progress == "auto" and sys.stderr.isatty()))
 
     def on_signal(signum, frame):
         raise Interrupted(signum)
@@ -747,7 +748,7 @@ def main(argv):
                 os.unlink(d)
             if a.keep or status not in (0,):
                 if a.keep:
-                    log(f"kept {demo.rundir}")
+                    ui.result(f"kept {demo.rundir}")
                 else:
                     log(f"logs kept in {demo.rundir}")
             else:

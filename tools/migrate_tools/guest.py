@@ -245,7 +245,7 @@ class Console:
             if self.echo:
                 Progress.clear()
                 print(f"  [{self.role}] {line.decode(errors='replace')}",
-                      flush=True)
+                      file=sys.stderr, flush=True)
             hb = parse_heartbeat(line)
             if hb:
                 self.hbs.append((time.monotonic(), hb))

@@ -30,7 +30,7 @@ import time
 import uuid
 
 from . import Failure, guest
-from .ui import log
+from .ui import log, result
 
 DOMAIN = "qemu-threads-libvirt-test"
 EMULATOR = "/usr/bin/qemu-system-x86_64"
@@ -321,7 +321,7 @@ class Domain:
                           f"pages (last status {status}, compression "
                           f"{compression})")
         hb = self.verify()
-        log(f"ok: {self.name}: {src.name} -> {dst.name} in {secs:.1f} s, "
+        result(f"ok: {self.name}: {src.name} -> {dst.name} in {secs:.1f} s, "
             f"{compression['pages']} compressed pages "
             f"({compression.get('compressed-size', 0) // 1024} KiB, busy "
             f"{compression.get('busy', 0)}); guest written={hb['written']} "

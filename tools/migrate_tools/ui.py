@@ -1,8 +1,14 @@
-"""What a command prints: its name before each log line, warnings, a
-one-line progress bar on a terminal, and argument errors in one line."""
+"""What a command prints.  Two streams, so that a caller can pipe or
+capture a command's results without its narrative:
+
+  stdout  results only: summaries, tables, paths the user asked for
+          (result(), or a plain print());
+  stderr  everything else: log lines, warnings, the final error, the
+          progress bar, argument errors (one line each, with the
+          command's name)."""
 
 import argparse
-import shutil
+import os
 import sys
 
 from . import MiB
@@ -17,6 +23,13 @@ def set_prog(name):
 
 
 def log(msg):
+    """A line of narrative (what the command is doing), on stderr."""
+    Progress.clear()
+    print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
+
+
+def result(msg):
+    """A result line (a check's verdict, a summary), on stdout."""
     Progress.clear()
     print(f"{PROG}: {msg}", flush=True)
 
@@ -40,24 +53,36 @@ class Parser(argparse.ArgumentParser):
 
 
 class Progress:
+    """The one-line progress bar, redrawn in place on stderr (beside the
+    log lines it is cleared for, never among the results)."""
+
     enabled = False
     shown = False
 
     @classmethod
     def clear(cls):
         if cls.shown:
-            sys.stdout.write("\r\033[K")
-            sys.stdout.flush()
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
             cls.shown = False
 
     @classmethod
     def show(cls, text):
         if not cls.enabled:
             return
-        width = shutil.get_terminal_size((100, 24)).columns - 1
-        sys.stdout.write("\r\033[K" + text[:width])
-        sys.stdout.flush()
+        width = stderr_columns() - 1
+        sys.stderr.write("\r\033[K" + text[:width])
+        sys.stderr.flush()
         cls.shown = True
+
+
+def stderr_columns():
+    """The width of the terminal the bar is drawn on (stderr's; stdout
+    may be a pipe), 100 if it has none."""
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 100
 
 
 def bar(frac, width=20):

@@ -108,7 +108,7 @@ class TestHelpers(unittest.TestCase):
 
     def test_hogs(self):
         h = bench.Hogs(1)
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stderr(io.StringIO()):
             h.start()
             p = h.procs[0]
             self.assertIsNone(p.poll())
