@@ -14,6 +14,7 @@ imported where they are drawn.
   stream      a recorded migration stream: RAM sections, page records
   stats       medians, patched/stock pair ratios, grouping
   guestperf   QEMU's tests/migration/guestperf.py, run on both builds
+  mdtable     markdown tables: every table's syntax in one place
   report      the benchmark's results.md
   plots       the benchmark's PNG plots
   demo        scripts/migrate-demo

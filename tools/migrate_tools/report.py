@@ -3,6 +3,7 @@ configuration, runs)."""
 
 from . import MiB
 from . import methods as M
+from .mdtable import table
 from .stats import BUILDS, groupby, med, pair_ratios
 
 
@@ -58,41 +59,43 @@ def report(doc):
                  "migration per GiB of guest RAM; cores used is both QEMUs' "
                  f"CPU time over the wall time (of {mi['nproc']} CPUs): below "
                  "that, the pipeline waits rather than computes.\n")
-        L.append("| threads | wait | build | total s | MiB/s | src CPU s/GiB "
-                 "| dst CPU s/GiB | cores used | busy | time ratio p/s "
-                 "| src CPU ratio | dst CPU ratio |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        rows = []
         for (t, w), rs in throughput_groups(tp):
             tr, cs, cd = throughput_ratios(rs)
             for b in BUILDS:
                 br = [r for r in rs if r["build"] == b]
                 if not br:
                     continue
-                L.append(
-                    f"| {t} | {'off' if w else 'on'} | {b} | "
-                    f"{fmt(med([r['total_time_ms'] / 1000 for r in br]))} | "
-                    f"{fmt(med([r['mib_s'] for r in br]), 1)} | "
-                    f"{fmt(med([r['cpu_s_per_gib']['src'] for r in br]))} | "
-                    f"{fmt(med([r['cpu_s_per_gib']['dst'] for r in br]))} | "
-                    f"{fmt(med([cores_used(r) for r in br]))} | "
-                    f"{fmt(med([(r['compression'] or {}).get('busy') for r in br]))} | "
-                    + (f"{fmt(med(tr), 3)} {tr} | {fmt(med(cs), 3)} | "
-                       f"{fmt(med(cd), 3)} |" if b == "patched" else
-                       "| | |"))
+                rows.append([
+                    t, "off" if w else "on", b,
+                    fmt(med([r["total_time_ms"] / 1000 for r in br])),
+                    fmt(med([r["mib_s"] for r in br]), 1),
+                    fmt(med([r["cpu_s_per_gib"]["src"] for r in br])),
+                    fmt(med([r["cpu_s_per_gib"]["dst"] for r in br])),
+                    fmt(med([cores_used(r) for r in br])),
+                    fmt(med([(r["compression"] or {}).get("busy")
+                             for r in br]))]
+                    + ([f"{fmt(med(tr), 3)} {tr}", fmt(med(cs), 3),
+                        fmt(med(cd), 3)] if b == "patched" else
+                       ["", "", ""]))
+        L += table(["threads", "wait", "build", "total s", "MiB/s",
+                    "src CPU s/GiB", "dst CPU s/GiB", "cores used", "busy",
+                    "time ratio p/s", "src CPU ratio", "dst CPU ratio"],
+                   rows)
         L.append("")
         L.append("Per-thread CPU seconds (last rep; compression threads exit "
                  "at the end of the migration, so their last sample may miss "
                  "up to 0.1 s):\n")
-        L.append("| threads | wait | build | source threads | destination "
-                 "threads |")
-        L.append("|---|---|---|---|---|")
+        rows = []
         for (t, w), rs in throughput_groups(tp):
             for b in BUILDS:
                 br = [r for r in rs if r["build"] == b]
                 if br:
-                    L.append(f"| {t} | {'off' if w else 'on'} | {b} | "
-                             f"{top_threads(br[-1], 'src')} | "
-                             f"{top_threads(br[-1], 'dst')} |")
+                    rows.append([t, "off" if w else "on", b,
+                                 top_threads(br[-1], "src"),
+                                 top_threads(br[-1], "dst")])
+        L += table(["threads", "wait", "build", "source threads",
+                    "destination threads"], rows)
         L.append("")
     lv = [r for r in runs if "dirty_rate_mib_s" in r]
     if lv:
@@ -109,11 +112,7 @@ def report(doc):
                  "`guest wrote MiB/s` = what the workload really wrote "
                  "during the migration (its heartbeats; it asks for `rate`)."
                  "\n")
-        L.append("| rate MiB/s | max-bw | wait | build | conv | total s | "
-                 "downtime ms | MiB sent | iter | busy rate | src CPU s | "
-                 "compress cores | vCPU cores | guest wrote MiB/s | "
-                 "mig thr s | time ratio p/s |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        rows = []
         for (rate, bw, w), rs in sorted(groupby(
                 lv, lambda r: (r["dirty_rate_mib_s"],
                                r["max_bandwidth_mib_s"],
@@ -123,26 +122,33 @@ def report(doc):
             for b in BUILDS:
                 br = [r for r in rs if r["build"] == b]
                 ok = [r for r in br if r["converged"]]
-                L.append(
-                    f"| {rate} | {bw or 'unlimited'} | {'off' if w else 'on'}"
-                    f" | {b} | {len(ok)}/{len(br)} | "
-                    f"{fmt(med([r['total_time_ms'] / 1000 for r in ok]))} | "
-                    f"{fmt(med([r['downtime_ms'] for r in ok]))} | "
-                    f"{fmt(med([(r['transferred_bytes'] or 0) / MiB for r in br]), 0)} | "
-                    f"{fmt(med([r['iterations'] for r in br]))} | "
-                    f"{fmt(med([(r['compression'] or {}).get('busy_rate_overall') for r in br]), 3)} | "
-                    f"{fmt(med([r['cpu_s']['src'] for r in br]), 1)} | "
-                    f"{fmt(med([comp_cores(r) for r in br]), 2)} | "
-                    f"{fmt(med([comp_cores(r, 'CPU 0/TCG') for r in br]), 2)} | "
-                    f"{fmt(med([(r.get('guest_dirtied') or {}).get('mib_s') for r in br]), 1)} | "
-                    f"{fmt(med([r['thread_cpu_s']['src'].get('live_migration') for r in br]), 2)} | "
-                    + (f"{fmt(med(tr), 3)} {tr} |" if b == "patched"
-                       else " |"))
+                rows.append([
+                    rate, bw or "unlimited", "off" if w else "on", b,
+                    f"{len(ok)}/{len(br)}",
+                    fmt(med([r["total_time_ms"] / 1000 for r in ok])),
+                    fmt(med([r["downtime_ms"] for r in ok])),
+                    fmt(med([(r["transferred_bytes"] or 0) / MiB
+                             for r in br]), 0),
+                    fmt(med([r["iterations"] for r in br])),
+                    fmt(med([(r["compression"] or {}).get("busy_rate_overall")
+                             for r in br]), 3),
+                    fmt(med([r["cpu_s"]["src"] for r in br]), 1),
+                    fmt(med([comp_cores(r) for r in br]), 2),
+                    fmt(med([comp_cores(r, "CPU 0/TCG") for r in br]), 2),
+                    fmt(med([(r.get("guest_dirtied") or {}).get("mib_s")
+                             for r in br]), 1),
+                    fmt(med([r["thread_cpu_s"]["src"].get("live_migration")
+                             for r in br]), 2),
+                    f"{fmt(med(tr), 3)} {tr}" if b == "patched" else ""])
+        L += table(["rate MiB/s", "max-bw", "wait", "build", "conv",
+                    "total s", "downtime ms", "MiB sent", "iter",
+                    "busy rate", "src CPU s", "compress cores", "vCPU cores",
+                    "guest wrote MiB/s", "mig thr s", "time ratio p/s"],
+                   rows)
         L.append("")
         L.append("Highest dirty rate at which every run converged "
                  "(wait-thread on):\n")
-        L.append("| max-bw | stock | patched | patched/stock |")
-        L.append("|---|---|---|---|")
+        rows = []
         for bw, rs in sorted(groupby([r for r in lv if r["wait_thread"]],
                                      lambda r: r["max_bandwidth_mib_s"]).items()):
             best = {}
@@ -155,9 +161,10 @@ def report(doc):
             ratio = (fmt(best["patched"] / best["stock"], 2)
                      if best["patched"] and best["stock"] else "-")
             tested = sorted({r["dirty_rate_mib_s"] for r in rs})
-            L.append(f"| {bw or 'unlimited'} | {fmt(best['stock'])} | "
-                     f"{fmt(best['patched'])} | {ratio} (rates tested: "
-                     f"{tested}) |")
+            rows.append([bw or "unlimited", fmt(best["stock"]),
+                         fmt(best["patched"]),
+                         f"{ratio} (rates tested: {tested})"])
+        L += table(["max-bw", "stock", "patched", "patched/stock"], rows)
         L.append("")
     gp = [r for r in runs if r.get("scenario") == "guestperf"]
     if gp:
@@ -169,19 +176,20 @@ def report(doc):
                  "migration).  Status `cancelled` = not converged within "
                  "--max-time; its figures are from the last progress "
                  "record before the cancel.\n")
-        L.append("| build | rep | status | total ms | downtime ms | iter | "
-                 "MiB sent | guest ms/GiB written (median) |")
-        L.append("|---|---|---|---|---|---|---|---|")
+        rows = []
         for r in sorted(gp, key=lambda r: (r["rep"], BUILDS.index(r["build"]))):
             if r.get("error"):
-                L.append(f"| {r['build']} | {r['rep']} | error: "
-                         f"{r['error'][:80]} | | | | | |")
+                rows.append([r["build"], r["rep"],
+                             f"error: {r['error'][:80]}"] + [""] * 5)
                 continue
-            L.append(f"| {r['build']} | {r['rep']} | {r['status']} | "
-                     f"{r['total_time_ms']} | {r['downtime_ms']} | "
-                     f"{r['iterations']} | "
-                     f"{fmt((r['transferred_bytes'] or 0) / MiB, 0)} | "
-                     f"{fmt(r.get('guest_ms_per_gib_median'), 0)} |")
+            rows.append([r["build"], r["rep"], r["status"],
+                         r["total_time_ms"], r["downtime_ms"],
+                         r["iterations"],
+                         fmt((r["transferred_bytes"] or 0) / MiB, 0),
+                         fmt(r.get("guest_ms_per_gib_median"), 0)])
+        L += table(["build", "rep", "status", "total ms", "downtime ms",
+                    "iter", "MiB sent", "guest ms/GiB written (median)"],
+                   rows)
         L.append("")
     hogs_section(L, doc, tp)
     pinned_section(L, runs)
@@ -227,16 +235,16 @@ def hogs_section(L, doc, tp):
              "ratio is one A-B pair (same rep): patched (the default "
              "build, libdeflate) over stock; below 1 = patched faster or "
              "cheaper.\n")
-    L.append("| threads | wait | pairs | time ratios | median | max | "
-             "src CPU median | src CPU max | dst CPU median | dst CPU max |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    rows = []
     for (t, w), rs in throughput_groups(tp):
         tr, cs, cd = throughput_ratios(rs)
-        L.append(f"| {t} | {'off' if w else 'on'} | {len(tr)} | {tr} | "
-                 + " | ".join(fmt(x, 3) for x in (*ratio_stats(tr),
-                                                  *ratio_stats(cs),
-                                                  *ratio_stats(cd)))
-                 + " |")
+        rows.append([t, "off" if w else "on", len(tr), tr]
+                    + [fmt(x, 3) for x in (*ratio_stats(tr),
+                                           *ratio_stats(cs),
+                                           *ratio_stats(cd))])
+    L += table(["threads", "wait", "pairs", "time ratios", "median", "max",
+                "src CPU median", "src CPU max", "dst CPU median",
+                "dst CPU max"], rows)
     L.append("")
 
 
@@ -338,17 +346,17 @@ def pinned_section(L, runs):
              "`none` (raw): raw's wire bytes / the method's unlimited "
              "time.\n")
     bes = pinned_break_even(summ)
-    L.append("| method | build | runs | total s | times | MiB/s per src "
-             "core | src CPU s/GiB | dst CPU s/GiB | wire MiB | QEMU MiB | "
-             "beats none on |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, d in summ.items():
-        L.append(f"| {name} | {d['build']} | {d['n']} | {fmt(d['seconds'])}"
-                 f" | {[round(t, 2) for t in d['times']]} | "
-                 f"{fmt(d['mib_s_per_core'], 1)} | {fmt(d['cpu_src'])} | "
-                 f"{fmt(d['cpu_dst'])} | {fmt(mib(d['wire']), 1)} | "
-                 f"{fmt(mib(d['transferred']), 1)} | "
-                 f"{'(raw)' if name == 'none' else break_even_text(bes.get(name))} |")
+    L += table(["method", "build", "runs", "total s", "times",
+                "MiB/s per src core", "src CPU s/GiB", "dst CPU s/GiB",
+                "wire MiB", "QEMU MiB", "beats none on"],
+               [[name, d["build"], d["n"], fmt(d["seconds"]),
+                 [round(t, 2) for t in d["times"]],
+                 fmt(d["mib_s_per_core"], 1), fmt(d["cpu_src"]),
+                 fmt(d["cpu_dst"]), fmt(mib(d["wire"]), 1),
+                 fmt(mib(d["transferred"]), 1),
+                 "(raw)" if name == "none" else
+                 break_even_text(bes.get(name))]
+                for name, d in summ.items()])
     qmp = [d["qmp_in"] for d in summ.values() if d["qmp_in"] is not None]
     if qmp:
         L.append(f"\nQMP traffic into the destination (counted apart, not "
@@ -428,22 +436,20 @@ def links_section(L, runs):
              "the link); `guest wrote MiB/s` = what the live workload really "
              "wrote during the migration (`-`: a migration shorter than its "
              "1 s heartbeats).\n")
-    L.append("| guest | link | method | conv | total s | wire MiB | wire "
-             "MB/s | QEMU MiB | downtime ms | src CPU s | dst CPU s | guest "
-             "wrote MiB/s |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    rows = []
     for key in links_keys(cells):
         g, link = key
         for name, c in sorted(cells[key].items(),
                               key=lambda kv: method_order(kv[0])):
-            L.append(f"| {g} | {M.link_label(link)} | {name} | "
-                     f"{c['conv']}/{c['n']} | {fmt(c['seconds'])} | "
-                     f"{fmt(mib(c['wire']), 1)} | "
-                     f"{fmt(c['wire_mb_s'], 1)} | "
-                     f"{fmt(mib(c['transferred']), 1)} | "
-                     f"{fmt(c['downtime'])} | {fmt(c['cpu_src'], 1)} | "
-                     f"{fmt(c['cpu_dst'], 1)} | "
-                     f"{fmt(c['guest_mib_s'], 1) if g == 'live' else ''} |")
+            rows.append([g, M.link_label(link), name,
+                         f"{c['conv']}/{c['n']}", fmt(c["seconds"]),
+                         fmt(mib(c["wire"]), 1), fmt(c["wire_mb_s"], 1),
+                         fmt(mib(c["transferred"]), 1), fmt(c["downtime"]),
+                         fmt(c["cpu_src"], 1), fmt(c["cpu_dst"], 1),
+                         fmt(c["guest_mib_s"], 1) if g == "live" else ""])
+    L += table(["guest", "link", "method", "conv", "total s", "wire MiB",
+                "wire MB/s", "QEMU MiB", "downtime ms", "src CPU s",
+                "dst CPU s", "guest wrote MiB/s"], rows)
     L.append("")
 
 
@@ -516,10 +522,8 @@ def recommend_section(L, runs):
              "speed, from the paused runs at unlimited bandwidth, as "
              "max(time, wire bytes / link) (the break-even model above); "
              "it does not model a live guest's extra dirty pages.\n")
-    L.append("| cores | guest | link | use | runner-up | basis |")
-    L.append("|---|---|---|---|---|---|")
-    for r in rows:
-        L.append(f"| {r['cores']} | {r['guest']} | {M.link_label(r['link'])}"
-                 f" | {pick_text(r['best'])} | {pick_text(r['runner_up'])} | "
-                 f"{r['basis']} |")
+    L += table(["cores", "guest", "link", "use", "runner-up", "basis"],
+               [[r["cores"], r["guest"], M.link_label(r["link"]),
+                 pick_text(r["best"]), pick_text(r["runner_up"]), r["basis"]]
+                for r in rows])
     L.append("")
