@@ -49,148 +49,9 @@ def report(doc):
     if any(not r.get("method") for r in runs):
         L.append("Ratios are patched/stock per A-B pair (same rep); below 1 "
                  "means the patched build took less time or CPU.\n")
-    tp = [r for r in runs if r.get("scenario") in ("throughput", "wait")
-          and "threads" in r and r.get("max_bandwidth_mib_s") == 0
-          and r.get("cap_s") == 600]
-    if tp:
-        L.append("## Paused guest: compression pipeline throughput\n")
-        L.append(f"Guest RAM {tp[0]['ram_mib']} MiB, paused; medians over "
-                 "reps.  CPU s/GiB is the QEMU process's CPU time during the "
-                 "migration per GiB of guest RAM; cores used is both QEMUs' "
-                 f"CPU time over the wall time (of {mi['nproc']} CPUs): below "
-                 "that, the pipeline waits rather than computes.\n")
-        rows = []
-        for (t, w), rs in throughput_groups(tp):
-            tr, cs, cd = throughput_ratios(rs)
-            for b in BUILDS:
-                br = [r for r in rs if r["build"] == b]
-                if not br:
-                    continue
-                rows.append([
-                    t, "off" if w else "on", b,
-                    fmt(med([r["total_time_ms"] / 1000 for r in br])),
-                    fmt(med([r["mib_s"] for r in br]), 1),
-                    fmt(med([r["cpu_s_per_gib"]["src"] for r in br])),
-                    fmt(med([r["cpu_s_per_gib"]["dst"] for r in br])),
-                    fmt(med([cores_used(r) for r in br])),
-                    fmt(med([(r["compression"] or {}).get("busy")
-                             for r in br]))]
-                    + ([f"{fmt(med(tr), 3)} {tr}", fmt(med(cs), 3),
-                        fmt(med(cd), 3)] if b == "patched" else
-                       ["", "", ""]))
-        L += table(["threads", "wait", "build", "total s", "MiB/s",
-                    "src CPU s/GiB", "dst CPU s/GiB", "cores used", "busy",
-                    "time ratio p/s", "src CPU ratio", "dst CPU ratio"],
-                   rows)
-        L.append("")
-        L.append("Per-thread CPU seconds (last rep; compression threads exit "
-                 "at the end of the migration, so their last sample may miss "
-                 "up to 0.1 s):\n")
-        rows = []
-        for (t, w), rs in throughput_groups(tp):
-            for b in BUILDS:
-                br = [r for r in rs if r["build"] == b]
-                if br:
-                    rows.append([t, "off" if w else "on", b,
-                                 top_threads(br[-1], "src"),
-                                 top_threads(br[-1], "dst")])
-        L += table(["threads", "wait", "build", "source threads",
-                    "destination threads"], rows)
-        L.append("")
-    lv = [r for r in runs if "dirty_rate_mib_s" in r]
-    if lv:
-        cap = lv[0]["cap_s"]
-        L.append("## Live guest: convergence\n")
-        L.append(f"Guest RAM {lv[0]['ram_mib']} MiB, 2 compress threads, "
-                 f"cap {cap:g} s (then migrate_cancel: not converged). "
-                 "`conv` = converged runs / runs.  Times, downtime and "
-                 "transferred are medians over the converged runs.\n")
-        L.append("`compress cores` = CPU seconds of the source's compression "
-                 "threads / migration time (how much of the 2 CPUs the "
-                 "pipeline got); `mig thr s` = CPU of the migration "
-                 "thread; `vCPU cores` the same for the guest's vCPU thread; "
-                 "`guest wrote MiB/s` = what the workload really wrote "
-                 "during the migration (its heartbeats; it asks for `rate`)."
-                 "\n")
-        rows = []
-        for (rate, bw, w), rs in sorted(groupby(
-                lv, lambda r: (r["dirty_rate_mib_s"],
-                               r["max_bandwidth_mib_s"],
-                               not r["wait_thread"])).items()):
-            tr = pair_ratios(rs, lambda r: r["total_time_ms"]
-                             if r["converged"] else None)
-            for b in BUILDS:
-                br = [r for r in rs if r["build"] == b]
-                ok = [r for r in br if r["converged"]]
-                rows.append([
-                    rate, bw or "unlimited", "off" if w else "on", b,
-                    f"{len(ok)}/{len(br)}",
-                    fmt(med([r["total_time_ms"] / 1000 for r in ok])),
-                    fmt(med([r["downtime_ms"] for r in ok])),
-                    fmt(med([(r["transferred_bytes"] or 0) / MiB
-                             for r in br]), 0),
-                    fmt(med([r["iterations"] for r in br])),
-                    fmt(med([(r["compression"] or {}).get("busy_rate_overall")
-                             for r in br]), 3),
-                    fmt(med([r["cpu_s"]["src"] for r in br]), 1),
-                    fmt(med([comp_cores(r) for r in br]), 2),
-                    fmt(med([comp_cores(r, "CPU 0/TCG") for r in br]), 2),
-                    fmt(med([(r.get("guest_dirtied") or {}).get("mib_s")
-                             for r in br]), 1),
-                    fmt(med([r["thread_cpu_s"]["src"].get("live_migration")
-                             for r in br]), 2),
-                    f"{fmt(med(tr), 3)} {tr}" if b == "patched" else ""])
-        L += table(["rate MiB/s", "max-bw", "wait", "build", "conv",
-                    "total s", "downtime ms", "MiB sent", "iter",
-                    "busy rate", "src CPU s", "compress cores", "vCPU cores",
-                    "guest wrote MiB/s", "mig thr s", "time ratio p/s"],
-                   rows)
-        L.append("")
-        L.append("Highest dirty rate at which every run converged "
-                 "(wait-thread on):\n")
-        rows = []
-        for bw, rs in sorted(groupby([r for r in lv if r["wait_thread"]],
-                                     lambda r: r["max_bandwidth_mib_s"]).items()):
-            best = {}
-            for b in BUILDS:
-                ok = [rate for rate, g in groupby(
-                    [r for r in rs if r["build"] == b],
-                    lambda r: r["dirty_rate_mib_s"]).items()
-                    if all(r["converged"] for r in g)]
-                best[b] = max(ok) if ok else None
-            ratio = (fmt(best["patched"] / best["stock"], 2)
-                     if best["patched"] and best["stock"] else "-")
-            tested = sorted({r["dirty_rate_mib_s"] for r in rs})
-            rows.append([bw or "unlimited", fmt(best["stock"]),
-                         fmt(best["patched"]),
-                         f"{ratio} (rates tested: {tested})"])
-        L += table(["max-bw", "stock", "patched", "patched/stock"], rows)
-        L.append("")
-    gp = [r for r in runs if r.get("scenario") == "guestperf"]
-    if gp:
-        L.append("## guestperf.py --compression-mt (QEMU 7.2's own tool, "
-                 "TCG wrapper)\n")
-        L.append(f"Guest: {gp[0].get('gp_args', '')}; stress.c dirties "
-                 "its RAM as fast as it can and logs how long each GiB took "
-                 "(guest ms/GiB: lower = the guest ran faster during the "
-                 "migration).  Status `cancelled` = not converged within "
-                 "--max-time; its figures are from the last progress "
-                 "record before the cancel.\n")
-        rows = []
-        for r in sorted(gp, key=lambda r: (r["rep"], BUILDS.index(r["build"]))):
-            if r.get("error"):
-                rows.append([r["build"], r["rep"],
-                             f"error: {r['error'][:80]}"] + [""] * 5)
-                continue
-            rows.append([r["build"], r["rep"], r["status"],
-                         r["total_time_ms"], r["downtime_ms"],
-                         r["iterations"],
-                         fmt((r["transferred_bytes"] or 0) / MiB, 0),
-                         fmt(r.get("guest_ms_per_gib_median"), 0)])
-        L += table(["build", "rep", "status", "total ms", "downtime ms",
-                    "iter", "MiB sent", "guest ms/GiB written (median)"],
-                   rows)
-        L.append("")
+    tp = throughput_section(L, doc, runs)
+    live_section(L, runs)
+    guestperf_section(L, runs)
     hogs_section(L, doc, tp)
     pinned_section(L, runs)
     links_section(L, runs)
@@ -201,6 +62,172 @@ def report(doc):
             L.append(f"![{p}]({p})")
         L.append("")
     return "\n".join(L)
+
+
+# ---- paused and live guests, guestperf ---------------------------------
+
+
+def throughput_section(L, doc, runs):
+    """Paused guests: per (threads, wait-thread) and build, medians and
+    patched/stock pair ratios.  Returns the runs it covered (the hogs
+    section reuses them)."""
+    mi = doc["machine"]
+    tp = [r for r in runs if r.get("scenario") in ("throughput", "wait")
+          and "threads" in r and r.get("max_bandwidth_mib_s") == 0
+          and r.get("cap_s") == 600]
+    if not tp:
+        return tp
+    L.append("## Paused guest: compression pipeline throughput\n")
+    L.append(f"Guest RAM {tp[0]['ram_mib']} MiB, paused; medians over "
+             "reps.  CPU s/GiB is the QEMU process's CPU time during the "
+             "migration per GiB of guest RAM; cores used is both QEMUs' "
+             f"CPU time over the wall time (of {mi['nproc']} CPUs): below "
+             "that, the pipeline waits rather than computes.\n")
+    rows = []
+    for (t, w), rs in throughput_groups(tp):
+        tr, cs, cd = throughput_ratios(rs)
+        for b in BUILDS:
+            br = [r for r in rs if r["build"] == b]
+            if not br:
+                continue
+            rows.append([
+                t, "off" if w else "on", b,
+                fmt(med([r["total_time_ms"] / 1000 for r in br])),
+                fmt(med([r["mib_s"] for r in br]), 1),
+                fmt(med([r["cpu_s_per_gib"]["src"] for r in br])),
+                fmt(med([r["cpu_s_per_gib"]["dst"] for r in br])),
+                fmt(med([cores_used(r) for r in br])),
+                fmt(med([(r["compression"] or {}).get("busy")
+                         for r in br]))]
+                + ([f"{fmt(med(tr), 3)} {tr}", fmt(med(cs), 3),
+                    fmt(med(cd), 3)] if b == "patched" else
+                   ["", "", ""]))
+    L += table(["threads", "wait", "build", "total s", "MiB/s",
+                "src CPU s/GiB", "dst CPU s/GiB", "cores used", "busy",
+                "time ratio p/s", "src CPU ratio", "dst CPU ratio"],
+               rows)
+    L.append("")
+    L.append("Per-thread CPU seconds (last rep; compression threads exit "
+             "at the end of the migration, so their last sample may miss "
+             "up to 0.1 s):\n")
+    rows = []
+    for (t, w), rs in throughput_groups(tp):
+        for b in BUILDS:
+            br = [r for r in rs if r["build"] == b]
+            if br:
+                rows.append([t, "off" if w else "on", b,
+                             top_threads(br[-1], "src"),
+                             top_threads(br[-1], "dst")])
+    L += table(["threads", "wait", "build", "source threads",
+                "destination threads"], rows)
+    L.append("")
+    return tp
+
+
+def live_section(L, runs):
+    """Live guests: convergence per dirty rate, max-bandwidth and
+    wait-thread, and the highest rate at which every run converged."""
+    lv = [r for r in runs if "dirty_rate_mib_s" in r]
+    if not lv:
+        return
+    cap = lv[0]["cap_s"]
+    L.append("## Live guest: convergence\n")
+    L.append(f"Guest RAM {lv[0]['ram_mib']} MiB, 2 compress threads, "
+             f"cap {cap:g} s (then migrate_cancel: not converged). "
+             "`conv` = converged runs / runs.  Times, downtime and "
+             "transferred are medians over the converged runs.\n")
+    L.append("`compress cores` = CPU seconds of the source's compression "
+             "threads / migration time (how much of the 2 CPUs the "
+             "pipeline got); `mig thr s` = CPU of the migration "
+             "thread; `vCPU cores` the same for the guest's vCPU thread; "
+             "`guest wrote MiB/s` = what the workload really wrote "
+             "during the migration (its heartbeats; it asks for `rate`)."
+             "\n")
+    rows = []
+    for (rate, bw, w), rs in sorted(groupby(
+            lv, lambda r: (r["dirty_rate_mib_s"],
+                           r["max_bandwidth_mib_s"],
+                           not r["wait_thread"])).items()):
+        tr = pair_ratios(rs, lambda r: r["total_time_ms"]
+                         if r["converged"] else None)
+        for b in BUILDS:
+            br = [r for r in rs if r["build"] == b]
+            ok = [r for r in br if r["converged"]]
+            rows.append([
+                rate, bw or "unlimited", "off" if w else "on", b,
+                f"{len(ok)}/{len(br)}",
+                fmt(med([r["total_time_ms"] / 1000 for r in ok])),
+                fmt(med([r["downtime_ms"] for r in ok])),
+                fmt(med([(r["transferred_bytes"] or 0) / MiB
+                         for r in br]), 0),
+                fmt(med([r["iterations"] for r in br])),
+                fmt(med([(r["compression"] or {}).get("busy_rate_overall")
+                         for r in br]), 3),
+                fmt(med([r["cpu_s"]["src"] for r in br]), 1),
+                fmt(med([comp_cores(r) for r in br]), 2),
+                fmt(med([comp_cores(r, "CPU 0/TCG") for r in br]), 2),
+                fmt(med([(r.get("guest_dirtied") or {}).get("mib_s")
+                         for r in br]), 1),
+                fmt(med([r["thread_cpu_s"]["src"].get("live_migration")
+                         for r in br]), 2),
+                f"{fmt(med(tr), 3)} {tr}" if b == "patched" else ""])
+    L += table(["rate MiB/s", "max-bw", "wait", "build", "conv",
+                "total s", "downtime ms", "MiB sent", "iter",
+                "busy rate", "src CPU s", "compress cores", "vCPU cores",
+                "guest wrote MiB/s", "mig thr s", "time ratio p/s"],
+               rows)
+    L.append("")
+    L.append("Highest dirty rate at which every run converged "
+             "(wait-thread on):\n")
+    rows = []
+    for bw, rs in sorted(groupby([r for r in lv if r["wait_thread"]],
+                                 lambda r: r["max_bandwidth_mib_s"]).items()):
+        best = {}
+        for b in BUILDS:
+            ok = [rate for rate, g in groupby(
+                [r for r in rs if r["build"] == b],
+                lambda r: r["dirty_rate_mib_s"]).items()
+                if all(r["converged"] for r in g)]
+            best[b] = max(ok) if ok else None
+        ratio = (fmt(best["patched"] / best["stock"], 2)
+                 if best["patched"] and best["stock"] else "-")
+        tested = sorted({r["dirty_rate_mib_s"] for r in rs})
+        rows.append([bw or "unlimited", fmt(best["stock"]),
+                     fmt(best["patched"]),
+                     f"{ratio} (rates tested: {tested})"])
+    L += table(["max-bw", "stock", "patched", "patched/stock"], rows)
+    L.append("")
+
+
+def guestperf_section(L, runs):
+    """QEMU's own guestperf.py, one row per run."""
+    gp = [r for r in runs if r.get("scenario") == "guestperf"]
+    if not gp:
+        return
+    L.append("## guestperf.py --compression-mt (QEMU 7.2's own tool, "
+             "TCG wrapper)\n")
+    L.append(f"Guest: {gp[0].get('gp_args', '')}; stress.c dirties "
+             "its RAM as fast as it can and logs how long each GiB took "
+             "(guest ms/GiB: lower = the guest ran faster during the "
+             "migration).  Status `cancelled` = not converged within "
+             "--max-time; its figures are from the last progress "
+             "record before the cancel.\n")
+    rows = []
+    for r in sorted(gp, key=lambda r: (r["rep"], BUILDS.index(r["build"]))):
+        if r.get("error"):
+            rows.append([r["build"], r["rep"],
+                         f"error: {r['error'][:80]}"] + [""] * 5)
+            continue
+        rows.append([r["build"], r["rep"], r["status"],
+                     r["total_time_ms"], r["downtime_ms"],
+                     r["iterations"],
+                     fmt((r["transferred_bytes"] or 0) / MiB, 0),
+                     fmt(r.get("guest_ms_per_gib_median"), 0)])
+    L += table(["build", "rep", "status", "total ms", "downtime ms",
+                "iter", "MiB sent", "guest ms/GiB written (median)"],
+               rows)
+    L.append("")
+
 
 
 # ---- CPU hogs ----------------------------------------------------------
