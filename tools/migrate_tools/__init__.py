@@ -10,6 +10,8 @@ imported where they are drawn.
   guest       guest kernel and initramfs, kernel command line, serial console
   packages    Debian packages, through build-aux/install-deps
   migration   capabilities and parameters, incoming side, status polling
+  engine      one migration start to end (migrate, poll, collect) and its
+              typed Result, shared by the demo, the benchmark and the report
   ramdump     dump-guest-memory ELF files, compared page by page
   stream      a recorded migration stream: RAM sections, page records
   stats       medians, patched/stock pair ratios, grouping

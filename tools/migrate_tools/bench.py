@@ -13,16 +13,15 @@ import sys
 import tempfile
 import time
 
-from . import GiB, MiB, ROOT, Failure, Interrupted
-from . import guest, guestperf, methods, migration, ui, wirecount
+from . import MiB, ROOT, Failure, Interrupted
+from . import engine, guest, guestperf, methods, migration, ui, wirecount
 from .guest import Console
 from .migration import Compress
 from .plots import make_plots
-from .qemu import (CpuMeter, Qemu, _child_setup, build_qemu, guest_argv,
-                   stop_all)
+from .qemu import Qemu, _child_setup, build_qemu, guest_argv, stop_all
 from .qmp import QMPError
 from .report import report
-from .stats import BUILDS, guest_dirtied, top_groups
+from .stats import BUILDS, guest_dirtied
 from .ui import Parser, log, warn
 
 PROG = "bench-migration"
@@ -363,66 +362,25 @@ class Bench:
             cpus = {"src": sq.affinity(), "dst": dst.affinity()}
             uri = migration.listen(dst.qmp, "unix", os.path.join(
                 self.rundir, f"m{self.n}.sock"))
-            meter = CpuMeter(sq, dst)
             src.con.poll()
             hb0 = src.con.hbs[-1] if src.con.hbs else None
-            t0 = time.monotonic()
-            sq.qmp.cmd("migrate", uri=uri)
-            cancelled_by_cap = False
-            samples = []
-            last_ram = {}
-            while True:
-                info = sq.qmp.cmd("query-migrate")
-                now = time.monotonic()
-                meter.sample()
-                st = info.get("status")
-                if info.get("ram"):
-                    last_ram = info
-                samples.append(progress_sample(info, now - t0))
-                if st in migration.DONE:
-                    info = migration.settled(sq.qmp, info)
-                    break
-                if not dst.alive():
-                    raise Failure(f"{dst.role} exited during migration:\n"
-                                  f"{dst.output()}")
-                if now - t0 > cap and not cancelled_by_cap:
-                    cancelled_by_cap = True
-                    sq.qmp.cmd("migrate_cancel")
-                if now - t0 > cap + 60:
-                    raise Failure(f"{label}: migration neither finished nor "
-                                  "cancelled 60 s after the cap")
-                time.sleep(0.1 if now - t0 < 5 else 0.25)
-            wall = time.monotonic() - t0
-            time.sleep(0.05)
+            res = engine.migrate(sq, dst, uri, cap=cap, label=label,
+                                 guest_ram_bytes=src.ram * MiB)
             src.con.poll()
             hb1 = src.con.hbs[-1] if src.con.hbs else None
-            # What the guest really wrote while migrating.
-            dirtied = guest_dirtied(hb0, hb1)
-            dst_status = None
-            if st == "completed":
-                dst_status = migration.poll_status(
-                    dst.qmp, ("completed", "failed"), 200, 0.05)
-            cpu = meter.finish()
-            groups = {side: top_groups(q.thread_groups(), 3, 0.005)
-                      for side, q in (("src", sq), ("dst", dst))}
         finally:
             dst.stop()
         wire = wirecount.read(wire_out)
         if wire is None:
             warn(f"{label}: no wire count from {dst.role} (did it exit "
                  "normally?)")
-        if not info.get("ram"):
-            # After migrate_cancel query-migrate has no figures: use the
-            # last poll that had them (at most 0.25 s before the cancel).
-            info = dict(last_ram, status=st)
-            info.setdefault("total-time", int(wall * 1000))
-            info.pop("downtime", None)
-        rec = run_record(info, src, cpu, groups, samples, dirtied,
-                         label=label, build=build, qemu=self.bins[build],
-                         st=st, dst_status=dst_status,
-                         cancelled_by_cap=cancelled_by_cap, cap=cap,
-                         threads=threads, wait_thread=wait_thread,
-                         bandwidth=bandwidth, wall=wall)
+        # What the guest really wrote while migrating.
+        dirtied = guest_dirtied(hb0, hb1)
+        rec = run_record(res, label=label, build=build,
+                         qemu=self.bins[build], cap_s=cap, threads=threads,
+                         decompress_threads=threads, wait_thread=wait_thread,
+                         max_bandwidth_mib_s=bandwidth, ram_mib=src.ram,
+                         cmdline=src.cmdline, guest_dirtied=dirtied)
         rec.update(wire_fields(wire))
         rec["max_bandwidth_bytes_s"] = bw_bytes
         if link is not None:
@@ -758,68 +716,22 @@ def needed_builds(only, names):
     return out
 
 
-def progress_sample(info, t):
-    """One point of a run's time series, from query-migrate at t s."""
-    ram = info.get("ram", {})
-    comp = info.get("compression", {})
-    return {"t": round(t, 2), "status": info.get("status"),
-            "transferred": ram.get("transferred"),
-            "remaining": ram.get("remaining"),
-            "iterations": ram.get("dirty-sync-count"),
-            "dirty_pages_rate": ram.get("dirty-pages-rate"),
-            "busy": comp.get("busy"),
-            "busy_rate": comp.get("busy-rate")}
-
-
-def run_record(info, src, cpu, groups, samples, dirtied, label, build, qemu,
-               st, dst_status, cancelled_by_cap, cap, threads, wait_thread,
-               bandwidth, wall):
-    """The record of one migration (runs/NNN-*.json) from the source's
-    final query-migrate and what was measured around it."""
-    ram = info.get("ram", {})
-    comp = info.get("compression") or {}
-    total_b = ram.get("total") or src.ram * MiB
-    pages_all = (ram.get("normal", 0) + ram.get("duplicate", 0) +
-                 comp.get("pages", 0))
-    rec = {
-        "label": label, "build": build, "qemu": qemu,
-        "status": st, "dst_status": dst_status,
-        "converged": st == "completed" and dst_status == "completed",
-        "cancelled_by_cap": cancelled_by_cap, "cap_s": cap,
-        "threads": threads, "decompress_threads": threads,
-        "wait_thread": wait_thread, "max_bandwidth_mib_s": bandwidth,
-        "ram_mib": src.ram, "cmdline": src.cmdline,
-        "total_time_ms": info.get("total-time"),
-        "downtime_ms": info.get("downtime"),
-        "setup_time_ms": info.get("setup-time"),
-        "wall_s": round(wall, 3),
-        "ram_total_bytes": total_b,
-        "transferred_bytes": ram.get("transferred"),
-        "iterations": ram.get("dirty-sync-count"),
-        "duplicate_pages": ram.get("duplicate"),
-        "normal_pages": ram.get("normal"),
-        "compression": {
-            "pages": comp.get("pages"),
-            "compressed_bytes": comp.get("compressed-size"),
-            "busy": comp.get("busy"),
-            "busy_rate_overall": round(comp.get("busy", 0) / pages_all, 4)
-            if pages_all else None,
-            "qemu_busy_rate_last": comp.get("busy-rate"),
-            "qemu_compression_rate_last": comp.get("compression-rate"),
-        } if comp else None,
-        "guest_dirtied": dirtied,
-        "cpu_s": {k: round(v, 3) if v is not None else None
-                  for k, v in cpu.items()},
-        "thread_cpu_s": groups,
-        "samples": samples,
-    }
-    if rec["converged"] and rec["total_time_ms"]:
-        t = rec["total_time_ms"] / 1000
-        rec["mib_s"] = round(total_b / MiB / t, 1)
-        gib = total_b / GiB
-        rec["cpu_s_per_gib"] = {k: round(v / gib, 3) if v is not None
-                                else None for k, v in cpu.items()}
+def run_record(res, **context):
+    """The record of one migration (runs/NNN-*.json): the run's context
+    (label, build, how it was configured, what the guest wrote: the
+    report groups by these), then the engine's Result (to_dict)."""
+    rec = dict(context)
+    rec.update(res.to_dict())
     return rec
+
+
+def load_doc(out):
+    """A results folder's all.json, its runs with the current key names
+    (engine.upgrade: older records load too)."""
+    with open(os.path.join(out, "all.json")) as f:
+        doc = json.load(f)
+    doc["runs"] = [engine.upgrade(r) for r in doc.get("runs", [])]
+    return doc
 
 
 def write_outputs(doc, out, plots=True):
@@ -842,8 +754,7 @@ def main(argv):
     ui.set_prog(PROG)
     a = parse_args(argv)
     if a.replot:
-        with open(os.path.join(a.replot, "all.json")) as f:
-            doc = json.load(f)
+        doc = load_doc(a.replot)
         print(write_outputs(doc, a.replot, not a.no_plots))
         return 0
     cfg = dict(MODES[a.mode])

@@ -15,13 +15,12 @@ import sys
 import tempfile
 import time
 
-from . import PAGE, MiB, Failure, Interrupted
-from . import guest, migration, ramdump, ui
+from . import MiB, Failure, Interrupted
+from . import engine, guest, migration, ramdump, ui
 from .guest import Console
 from .migration import Compress
-from .qemu import CpuMeter, Qemu, build_qemu, guest_argv, stop_all
+from .qemu import Qemu, build_qemu, guest_argv, stop_all
 from .qmp import QMPError
-from .stats import top_groups
 from .ui import Parser, Progress, log
 
 PROG = "migrate-demo"
@@ -293,7 +292,7 @@ class Demo:
     # ---- one migration --------------------------------------------------
     def migrate(self, dst, n, bandwidth, action=None):
         """Migrate src -> dst. action: None, 'kill-dest' or 'cancel'.
-        Returns the source's final query-migrate."""
+        Returns the engine's Result."""
         a = self.a
         self.configure(self.src, bandwidth)
         self.configure(dst, None)
@@ -306,60 +305,33 @@ class Demo:
             f"wait-thread {a.compress_wait_thread})") +
             (f", max-bandwidth {bandwidth:g} MiB/s" if bandwidth is not None
              else ""))
-        meter = CpuMeter(self.src, dst)
-        t0 = time.monotonic()
-        self.src.qmp.cmd("migrate", uri=uri)
-        last = (t0, 0)
-        active_at = None
-        acted = False
-        info = {}
-        next_show = t0
-        while True:
-            info = self.src.qmp.cmd("query-migrate")
-            status = info.get("status")
-            now = time.monotonic()
-            meter.sample()
+        acted = []
+
+        def on_poll(info, t, t_active):
             self.src_con.poll()
             self.check_src_alive()
-            if status == "active" and active_at is None:
-                active_at = now
-            if now >= next_show:
-                tr = info.get("ram", {}).get("transferred", 0)
-                rate = (tr - last[1]) / MiB / max(now - last[0], 1e-6)
-                last = (now, tr)
-                Progress.show(ui.fmt_progress(info, rate, now - t0))
-                next_show = now + 1.0
-            if status in migration.DONE:
-                info = migration.settled(self.src.qmp, info)
-                break
-            if action and not acted and active_at is not None and \
-                    now - active_at >= a.fail_after:
-                acted = True
-                Progress.clear()
+            if action and not acted and t_active is not None and \
+                    t_active >= a.fail_after:
+                acted.append(t)
                 ram = info.get("ram", {})
                 log(f"{'killing the destination (SIGKILL)' if action == 'kill-dest' else 'migrate_cancel'}"
-                    f" after {now - t0:.1f}s, {ram.get('transferred', 0) / MiB:.1f} MiB sent")
+                    f" after {t:.1f}s, {ram.get('transferred', 0) / MiB:.1f} MiB sent")
                 self.result.setdefault("failed_attempts", []).append({
-                    "action": action, "after_seconds": round(now - t0, 2),
+                    "action": action, "after_seconds": round(t, 2),
                     "transferred_bytes": ram.get("transferred", 0)})
                 if action == "kill-dest":
                     dst.kill()
                 else:
                     self.src.qmp.cmd("migrate_cancel")
-            if action is None and not dst.alive():
-                raise Failure(f"destination QEMU exited during migration "
-                              f"(status {dst.proc.returncode}):\n"
-                              f"{dst.output()}")
-            if now - t0 > a.timeout:
-                self.src.qmp.cmd("migrate_cancel")
-                raise Failure(f"migration did not finish in {a.timeout:.0f}s "
-                              f"(status {status}; try a lower --rate or a "
-                              f"higher --downtime-limit)")
-            time.sleep(0.25)
-        Progress.clear()
-        info["_wall"] = time.monotonic() - t0
-        info["_cpu"] = meter.finish()
-        return info
+
+        res = engine.migrate(self.src, dst, uri, cap=a.timeout,
+                             label=f"migration to {dst.role}",
+                             dst_must_live=action is None, on_poll=on_poll)
+        if res.cancelled_by_cap:
+            raise Failure(f"migration did not finish in {a.timeout:.0f}s "
+                          f"(status {res.status}; try a lower --rate or a "
+                          f"higher --downtime-limit)")
+        return res
 
     # ---- checks ----------------------------------------------------------
     def inject(self, dst):
@@ -516,18 +488,18 @@ class Demo:
         n = 1
         if a.scenario != "normal":
             dst = self.start_dst(n)
-            info = self.migrate(dst, n, a.fail_bandwidth, action=a.scenario)
+            res = self.migrate(dst, n, a.fail_bandwidth, action=a.scenario)
             what = ("destination's death" if a.scenario == "kill-dest"
                     else "migrate_cancel")
             want = "failed" if a.scenario == "kill-dest" else "cancelled"
-            if info["status"] != want:
-                raise Failure(f"first attempt ended {info['status']}, "
+            if res.status != want:
+                raise Failure(f"first attempt ended {res.status}, "
                               f"expected {want} (finished before we could "
                               f"act? lower --fail-after/--fail-bandwidth)")
-            log(f"source reports the first migration {info['status']}"
-                + (f": {info['error-desc']}" if info.get("error-desc") else ""))
-            r["failed_attempts"][-1]["status"] = info["status"]
-            r["failed_attempts"][-1]["error"] = info.get("error-desc")
+            log(f"source reports the first migration {res.status}"
+                + (f": {res.error_desc}" if res.error_desc else ""))
+            r["failed_attempts"][-1]["status"] = res.status
+            r["failed_attempts"][-1]["error"] = res.error_desc
             if a.scenario == "cancel":
                 # The destination sees the stream end and exits by itself.
                 try:
@@ -543,18 +515,15 @@ class Demo:
 
         dst = self.start_dst(n)
         dst_con = Console(dst.serial, dst.role, a.verbose)
-        info = self.migrate(dst, n, a.max_bandwidth)
-        if info["status"] != "completed":
-            raise Failure(f"migration {info['status']}: "
-                          f"{info.get('error-desc', '')}\n"
+        res = self.migrate(dst, n, a.max_bandwidth)
+        if res.status != "completed":
+            raise Failure(f"migration {res.status}: "
+                          f"{res.error_desc or ''}\n"
                           f"destination:\n{dst.output()}")
-        # The destination finishes loading on its own.
-        dst_status = migration.poll_status(dst.qmp, ("completed", "failed"),
-                                           100, 0.1)
-        if dst_status != "completed":
-            raise Failure(f"destination side: {dst_status}")
-        self.record(info, dst)
-        self.print_migration()
+        if res.dst_status != "completed":
+            raise Failure(f"destination side: {res.dst_status}")
+        r["migration"] = res.to_dict()
+        self.print_migration(res)
 
         failed = []
         if not a.no_compare:
@@ -613,71 +582,32 @@ class Demo:
         r["ok"] = not failed
         return 0 if not failed else 1
 
-    def record(self, info, dst):
-        ram = info.get("ram", {})
-        comp = info.get("compression")
-        r = self.result
-        m = {
-            "status": info["status"],
-            "total_time_ms": info.get("total-time"),
-            "downtime_ms": info.get("downtime"),
-            "setup_time_ms": info.get("setup-time"),
-            "ram_total_bytes": ram.get("total"),
-            "transferred_bytes": ram.get("transferred"),
-            "duplicate_pages": ram.get("duplicate"),
-            "normal_pages": ram.get("normal"),
-            "iterations": ram.get("dirty-sync-count"),
-            "mbps": ram.get("mbps"),
-            "wall_seconds": round(info["_wall"], 2),
-            "cpu_seconds_during": {k: round(v, 2) if v is not None else None
-                                   for k, v in info["_cpu"].items()},
-            "thread_cpu_seconds": {
-                "src": top_groups(self.src.thread_groups(), 2, 0.01),
-                "dst": top_groups(dst.thread_groups(), 2, 0.01)},
-        }
-        if comp:
-            pages = comp.get("pages", 0)
-            csize = comp.get("compressed-size", 0)
-            all_pages = (ram.get("normal", 0) + ram.get("duplicate", 0) +
-                         pages)
-            m["compression"] = {
-                "pages": pages, "compressed_bytes": csize,
-                "ratio": round(pages * PAGE / csize, 2) if csize else None,
-                "busy": comp.get("busy"),
-                "busy_rate": round(comp.get("busy", 0) / all_pages, 4)
-                if all_pages else None,
-                "qemu_last_ratio": round(comp.get("compression-rate", 0), 2),
-                "qemu_last_busy_rate": round(comp.get("busy-rate", 0), 4),
-            }
-        r["migration"] = m
-
-    def print_migration(self):
-        m = self.result["migration"]
-        c = m.get("compression")
-        cpu = m["cpu_seconds_during"]
+    def print_migration(self, res):
+        c = res.compression
+        cpu = res.cpu_s
         lines = [
             "migration completed",
-            f"  total time    {m['total_time_ms'] / 1000:.2f} s   "
-            f"(setup {m['setup_time_ms']} ms, downtime {m['downtime_ms']} ms)",
-            f"  RAM           {m['ram_total_bytes'] / MiB:.0f} MiB guest, "
-            f"{m['transferred_bytes'] / MiB:.1f} MiB transferred, "
-            f"{m['iterations']} iterations, "
-            f"{m['duplicate_pages']} zero pages",
+            f"  total time    {res.total_time_ms / 1000:.2f} s   "
+            f"(setup {res.setup_time_ms} ms, downtime {res.downtime_ms} ms)",
+            f"  RAM           {res.ram_total_bytes / MiB:.0f} MiB guest, "
+            f"{res.transferred_bytes / MiB:.1f} MiB transferred, "
+            f"{res.iterations} iterations, "
+            f"{res.duplicate_pages} zero pages",
         ]
         if c:
             lines.append(
-                f"  compression   {c['pages']} pages -> "
-                f"{c['compressed_bytes'] / MiB:.1f} MiB, ratio "
-                f"{c['ratio']}, busy {c['busy']} "
-                f"(busy rate {c['busy_rate']})")
+                f"  compression   {c.pages} pages -> "
+                f"{(c.compressed_bytes or 0) / MiB:.1f} MiB, ratio "
+                f"{c.ratio}, busy {c.busy} "
+                f"(busy rate {c.busy_rate_overall})")
         lines.append(
             f"  CPU           source {cpu['src']:.1f} s, destination "
             f"{cpu['dst']:.1f} s during the migration (wall "
-            f"{self.result['migration'].get('wall_seconds', 0) or 0:.1f} s)"
+            f"{res.wall_s or 0:.1f} s)"
             if cpu["dst"] is not None else
             f"  CPU           source {cpu['src']:.1f} s")
         for side in ("src", "dst"):
-            tg = m["thread_cpu_seconds"][side]
+            tg = res.thread_cpu_s[side]
             if tg:
                 lines.append(f"    {side} threads  " + ", ".join(
                     f"{k} {v:.1f}" for k, v in list(tg.items())[:6]))

@@ -4,21 +4,20 @@ import contextlib
 import io
 import unittest
 
-from migrate_tools import GiB, MiB, bench
+from migrate_tools import GiB, MiB, bench, engine
 from migrate_tools.methods import NAMES
 
 
-class FakeSource:
-    ram = 256
-    cmdline = "console=ttyS0"
-
-
 def record(info, st="completed", dst_status="completed"):
-    return bench.run_record(
-        info, FakeSource(), {"src": 2.0, "dst": None}, {"src": {}, "dst": {}},
-        [], None, label="throughput-t2-won", build="patched", qemu="/q",
-        st=st, dst_status=dst_status, cancelled_by_cap=False, cap=600,
-        threads=2, wait_thread=True, bandwidth=0, wall=1.23456)
+    res = engine.result_of(dict(info, status=st), dst_status=dst_status,
+                           wall=1.23456, cpu={"src": 2.0, "dst": None},
+                           groups={"src": {}, "dst": {}},
+                           guest_ram_bytes=256 * MiB)
+    return bench.run_record(res, label="throughput-t2-won", build="patched",
+                            qemu="/q", cap_s=600, threads=2,
+                            decompress_threads=2, wait_thread=True,
+                            max_bandwidth_mib_s=0, ram_mib=256,
+                            cmdline="console=ttyS0", guest_dirtied=None)
 
 
 class TestRecord(unittest.TestCase):
@@ -36,6 +35,10 @@ class TestRecord(unittest.TestCase):
         self.assertEqual(r["compression"]["busy_rate_overall"], 0.05)
         self.assertEqual(r["wall_s"], 1.235)
         self.assertEqual(r["iterations"], 3)
+        # The run's context first, then the engine's figures.
+        self.assertEqual(list(r)[:3], ["label", "build", "qemu"])
+        self.assertEqual((r["threads"], r["cap_s"], r["ram_mib"]),
+                         (2, 600, 256))
 
     def test_not_converged(self):
         r = record({"status": "cancelled", "total-time": 20000}, "cancelled",
@@ -44,15 +47,6 @@ class TestRecord(unittest.TestCase):
         self.assertNotIn("mib_s", r)
         self.assertIsNone(r["compression"])
         self.assertEqual(r["ram_total_bytes"], 256 * MiB)  # the guest's RAM
-
-    def test_sample(self):
-        s = bench.progress_sample({"status": "active", "ram": {
-            "transferred": 7, "remaining": 3, "dirty-sync-count": 1,
-            "dirty-pages-rate": 9}}, 1.234)
-        self.assertEqual(s, {"t": 1.23, "status": "active", "transferred": 7,
-                             "remaining": 3, "iterations": 1,
-                             "dirty_pages_rate": 9, "busy": None,
-                             "busy_rate": None})
 
 
 class TestArgs(unittest.TestCase):
