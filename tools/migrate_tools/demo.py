@@ -74,14 +74,21 @@ def parse_args(argv):
                         "(default 128)")
 
     g = p.add_argument_group("migration")
-    g.add_argument("--compress-threads", type=int, default=2, metavar="N")
-    g.add_argument("--decompress-threads", type=int, default=2, metavar="N")
-    g.add_argument("--compress-level", type=int, default=1, metavar="0-9")
+    g.add_argument("--compress-threads", type=int, default=2, metavar="N",
+                   help="source compression threads, 1..255 (default 2)")
+    g.add_argument("--decompress-threads", type=int, default=2, metavar="N",
+                   help="destination decompression threads, 1..255 "
+                        "(default 2)")
+    g.add_argument("--compress-level", type=int, default=1, metavar="0-9",
+                   help="deflate level, 0..9; 0 = no compression "
+                        "(default 1)")
     g.add_argument("--compress-wait-thread", choices=("on", "off"),
-                   default="on")
+                   default="on",
+                   help="on: wait for a free compression thread; off: send "
+                        "the page uncompressed instead (default on)")
     g.add_argument("--no-compress", action="store_true",
-                   help="migrate without the compress capability "
-                        "(for comparison)")
+                   help="migrate without the compress capability, for "
+                        "comparison (default: compress on)")
     g.add_argument("--max-bandwidth", type=float, metavar="MiB/s",
                    help="max-bandwidth; 0 = unlimited (default: QEMU's "
                         "default, 128 MiB/s of wire bytes in 7.2)")
@@ -114,9 +121,12 @@ def parse_args(argv):
     g.add_argument("--check-seconds", type=float, default=5, metavar="S",
                    help="watch the destination guest at least this long "
                         "(default 5)")
-    g.add_argument("--boot-timeout", type=float, default=180, metavar="S")
+    g.add_argument("--boot-timeout", type=float, default=180, metavar="S",
+                   help="seconds for the guest to start its workload "
+                        "(default 180)")
     g.add_argument("--timeout", type=float, default=600, metavar="S",
-                   help="migration timeout (default 600)")
+                   help="migration timeout, then migrate_cancel and fail "
+                        "(default 600)")
     g.add_argument("--json", metavar="FILE", help="write the summary as JSON")
     g.add_argument("--progress", choices=("auto", "always", "never"),
                    default="auto",

@@ -34,6 +34,18 @@ class TestArgs(unittest.TestCase):
             self.assertIn(msg, lines[0])
             self.assertTrue(lines[0].endswith(" (see --help)"))
 
+    def test_help_states_defaults(self):
+        # Every compress flag says what it does and its default.
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), self.assertRaises(SystemExit):
+            demo.parse_args(["--help"])
+        text = " ".join(out.getvalue().split())
+        for flag in ("--compress-threads N", "--decompress-threads N",
+                     "--compress-level 0-9", "--compress-wait-thread {on,off}",
+                     "--no-compress"):
+            after = text.split(f" {flag} ", 1)[1]
+            self.assertIn("(default", after.split(" --", 1)[0], flag)
+
     def test_compress_settings(self):
         d = demo.Demo(demo.parse_args(["--compress-threads", "4",
                                        "--compress-wait-thread", "off"]))
