@@ -55,20 +55,25 @@ def source_version():
     return best
 
 
-def ensure_built(version=None):
+def ensure_built(version=None, revision=1):
     """The directory of scripts/build-deb's output for Debian's VERSION
-    (default: the newest), building it on a cache miss."""
+    (default: the newest) and build-deb's --revision, building it on a
+    cache miss."""
     version = version or source_version()
     if not version:
         # No deb-src entry yet: build-deb adds it; build with its default.
         version = "newest"
-    d = os.path.join(cache_dir(), "debs", f"{version.split(':')[-1]}-{key(version)}")
+    name = f"{version.split(':')[-1]}-{key(version)}"
+    if revision != 1:
+        name += f"-r{revision}"
+    d = os.path.join(cache_dir(), "debs", name)
     if glob.glob(os.path.join(d, "*.deb")) and os.path.exists(
             os.path.join(d, "Packages.gz")):
         log(f"packages: cache hit, {d}")
         return d
     log(f"packages: building into {d} (scripts/build-deb)")
-    argv = [os.path.join(ROOT, "scripts", "build-deb"), "--no-dbgsym", d]
+    argv = [os.path.join(ROOT, "scripts", "build-deb"), "--no-dbgsym",
+            "--revision", str(revision), d]
     if version != "newest":
         argv[2:2] = ["--source-version", version]
     # One QEMU build at a time on this machine: qemu/build-qemu's lock.
