@@ -10,7 +10,6 @@ import fcntl
 import glob
 import hashlib
 import os
-import re
 import subprocess
 import sys
 
@@ -43,16 +42,12 @@ def key(source_version):
 
 
 def source_version():
-    """The newest 7.2 qemu source the deb-src entries offer (what
-    scripts/build-deb builds by default)."""
-    text = subprocess.run(["apt-cache", "showsrc", "qemu"],
-                          capture_output=True, text=True).stdout
-    best = None
-    for v in re.findall(r"^Version: (\S+)$", text, re.M):
-        if v.startswith("1:7.2+") and (best is None or subprocess.run(
-                ["dpkg", "--compare-versions", v, "gt", best]).returncode == 0):
-            best = v
-    return best
+    """The Debian source version scripts/build-deb builds by default (the
+    newest 7.2 the deb-src entries offer), or None without deb-src."""
+    r = subprocess.run([os.path.join(ROOT, "scripts", "build-deb"),
+                        "--print-source-version"],
+                       capture_output=True, text=True)
+    return r.stdout.strip() or None
 
 
 def ensure_built(version=None, revision=1):
