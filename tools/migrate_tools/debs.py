@@ -3,7 +3,8 @@ own packages of the same QEMU, fetched with apt.
 
 The cache key covers what goes into the packages: Debian's source version,
 patches/, the library's sources and build files, and scripts/build-deb.
-A miss builds (about 25 minutes on 2 cores), a hit costs nothing.
+A miss builds (about 12 minutes on 2 cores with a cold ccache, 4 warm);
+a hit costs nothing.
 """
 
 import fcntl
