@@ -83,6 +83,13 @@ def ensure_built(version=None, revision=1):
     return d
 
 
+def installed(package):
+    """The installed version of PACKAGE, or None."""
+    out = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}${Version}",
+                          package], capture_output=True, text=True).stdout
+    return out[3:].strip() if out.startswith("ii") else None
+
+
 def version_of(deb):
     return subprocess.run(["dpkg-deb", "-f", deb, "Version"],
                           capture_output=True, text=True,
