@@ -171,20 +171,3 @@ def ranking(times):
     (None: no converged run), ties in the order given."""
     return sorted(((n, t) for n, t in times.items() if t is not None),
                   key=lambda nt: nt[1])
-
-
-def model_time(t_unlimited, wire_bytes, link):
-    """Total time on a link of `link` bytes/s (0: unlimited) of a method
-    that took t_unlimited s and sent wire_bytes with no limit: it is
-    CPU-bound or link-bound, whichever is slower."""
-    if not link:
-        return t_unlimited
-    return max(t_unlimited, wire_bytes / link)
-
-
-def modelled_ranking(measured, link):
-    """ranking() of model_time() on `link` for measured = {name:
-    (t_unlimited s, wire bytes)}."""
-    return ranking({n: model_time(t, b, link) if t is not None and
-                    b is not None else None
-                    for n, (t, b) in measured.items()})
