@@ -41,6 +41,9 @@ MEASURE_PORT = 4401     # measure()'s receiver
 # are busy with two QEMUs), every token that would have overflowed the
 # bucket meanwhile is lost bandwidth.  A bucket of rate/HZ bytes rides
 # out a wakeup one tick late (tc has always asked for burst >= rate/HZ).
+# Measured on a 2-CPU VM (python3 -m migrate_tools.netns): at 10 Gbit/s
+# one TCP stream reached 1.19 GB/s with rate/HZ (5 MB), 0.82 GB/s with
+# 64 KiB.
 # At least 64 KiB: a veth passes GSO packets of up to 64 KiB, and tbf
 # splits a packet larger than its bucket into MTU-sized segments (CPU
 # spent in the qdisc) or, unsplittable, drops it.  What the burst lets
@@ -54,7 +57,8 @@ MIN_BURST = 64 * 1024
 # 20 ms keeps a queue that TCP fills to the rate without drops in the
 # steady state (the veth's own round trip is some microseconds) and that
 # stays small enough not to add seconds of queueing (at 100 Mbit/s, 250
-# KB); a switch port's buffer is of that order.
+# KB); a switch port's buffer is of that order.  One TCP stream reached
+# the same rate with 5, 20 and 100 ms at 1 Gbit/s and 100 Mbit/s.
 LATENCY_MS = 20
 
 
