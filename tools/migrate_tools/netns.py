@@ -54,10 +54,10 @@ HZ = 250
 MIN_BURST = 64 * 1024
 # tbf's latency: how long a packet may wait in the qdisc's queue (its
 # length, limit = rate * latency + burst; beyond that it is dropped).
-# 20 ms keeps a queue that TCP fills to the rate without drops in the
-# steady state (the veth's own round trip is some microseconds) and that
-# stays small enough not to add seconds of queueing (at 100 Mbit/s, 250
-# KB); a switch port's buffer is of that order.  One TCP stream reached
+# 20 ms keeps a queue deep enough for TCP to keep the link busy (the
+# veth's own round trip is some microseconds) and small enough not to
+# add seconds of queueing (at 100 Mbit/s: 250 KB + the burst, 26 ms);
+# a switch port's buffer is of that order.  One TCP stream reached
 # the same rate with 5, 20 and 100 ms at 1 Gbit/s and 100 Mbit/s.
 LATENCY_MS = 20
 
