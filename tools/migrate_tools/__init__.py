@@ -9,6 +9,8 @@ imported where they are drawn.
   qemu        a QEMU process: command line, launch, stop, CPU from /proc
   guest       guest kernel and initramfs, kernel command line, serial console
   packages    Debian packages, through build-aux/install-deps
+  netns       two hosts: network namespaces joined by a veth pair, tbf
+              shaping (qemu/tests/netns-faults, the links scenario)
   migration   capabilities and parameters, incoming side, status polling
   engine      one migration start to end (migrate, poll, collect) and its
               typed Result, shared by the demo, the benchmark and the report

@@ -12,9 +12,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass, field
+from typing import Optional
 
 from . import MiB, ROOT, Failure, Interrupted
-from . import engine, guest, guestperf, methods, migration, ui, wirecount
+from . import engine, guest, guestperf, methods, migration, netns, ui
+from . import wirecount
 from .guest import Console
 from .migration import Compress
 from .plots import make_plots
@@ -25,8 +28,8 @@ from .stats import BUILDS, guest_dirtied
 from .ui import Parser, log, warn
 
 PROG = "bench-migration"
-# --help's description and epilog (kept as they were when this was one
-# script).
+# --help's description and epilog.  The durations are estimates for a
+# 2-CPU host running TCG guests, not measurements.
 HELP = '''\
 Benchmark compressed migration: patched QEMU 7.2 (qemu-threads) vs stock.
 
@@ -35,7 +38,7 @@ and on the baseline (`qemu/build-qemu --baseline | tail -1`: stock 7.2
 compress threads + the TCG dirty-tracking fix), alternating patched, stock,
 patched, stock, and reports medians and per-pair ratios (patched/stock).
 
-Scenarios (--only):
+Scenarios (--only; the durations are estimates on a 2-CPU host):
   throughput  a paused guest whose RAM the workload filled with realistic
               content, migrated with compress-threads 1, 2 and 4
   live        the workload dirtying memory at fixed rates, with and without
@@ -46,26 +49,35 @@ Scenarios (--only):
               both builds (TCG through a wrapper)
 Run only when named in --only (not part of the default):
   pinned      source QEMU on CPU 0, destination on CPU 1, a paused guest
-              (512 MiB full) migrated by every method (below) with 1
-              compress thread / 2 multifd channels, unlimited bandwidth:
-              time, MiB/s per source core, CPU s/GiB, wire MiB and the
-              break-even link speed of each compressed method against raw
-              (3 rounds; full: about 4 minutes; quick 1; smoke 1)
-  links       every method side by side at max-bandwidth unlimited,
-              125e6 and 12.5e6 bytes/s (125 MB/s = 1 Gbit/s, 12.5 MB/s
-              = 100 Mbit/s), a paused 320 MiB guest (192 MiB of content)
-              and a live one dirtying 8 MiB/s (cap 40 s), 2 threads /
-              channels, unpinned, 2 reps (full: about 15 minutes, at most
-              about 35 if every live run hit the cap; quick, 1 rep, 128
-              MiB of content, cap 20 s: 5 to 6 minutes; smoke: 128 MiB
-              guest, unlimited and 12.5e6 only: about 3 minutes)
+              (512 MiB full) migrated by every method (below) over a unix
+              socket with 1 compress thread / 2 multifd channels,
+              unlimited bandwidth: time, MiB/s per source core, CPU s/GiB,
+              wire MiB and the break-even link speed of each compressed
+              method against raw (3 rounds; full: about 5 minutes; quick
+              1 round; smoke 1)
+  links       every method on a real link of a given speed: the source
+              QEMU in one network namespace, the destination in another,
+              migrating over TCP on the veth pair between them, shaped
+              with tbf on both ends (QEMU's max-bandwidth unlimited; needs
+              root and iproute2).  Links (--links): unlimited, 10 Gbit/s,
+              1 Gbit/s, 100 Mbit/s (1.25e9, 125e6, 12.5e6 bytes/s).  A
+              paused 320 MiB guest (192 MiB of content), then a live one
+              dirtying 8 MiB/s (cap 40 s), 2 threads / channels,
+              unpinned, 3 reps (full: about 25 minutes, up to about 40 if
+              the live runs on the slow links hit the cap; quick: 1 rep,
+              256 MiB guest, 128 MiB of content, cap 20 s: about 8
+              minutes; smoke: 128 MiB guest, unlimited and 100 Mbit/s
+              only, cap 15 s: about 4 minutes)
 
-Methods (pinned, links; --methods): none (stock, no compression),
-stock-zlib, patched-zlib (`qemu/build-qemu --no-libdeflate`),
-patched-libdeflate (the patched default) with the compress capability at
-level 1, multifd, multifd-zlib, multifd-zstd (stock, level 1).  Every run
-records wire_bytes: what the destination really read from the migration
-socket(s) (an LD_PRELOAD shim, tools/guest/wire-count.c), since QEMU 7.2's
+Methods (pinned, links; --methods takes names and sets): none (stock, no
+compression), stock-zlib, patched-zlib (`qemu/build-qemu --no-libdeflate`:
+zlib only), patched-libdeflate (`qemu/build-qemu --no-isal`), patched-isal
+(the patched default build: ISA-L when it finds it) with the compress
+capability at level 1, multifd, multifd-zlib, multifd-zstd (stock, level
+1).  Sets: all (the default), libvirt (what Debian 12's libvirt can ask
+for: none, multifd and the compress methods), compress.  Every run records
+wire_bytes: what the destination really read from the migration socket(s)
+(an LD_PRELOAD shim, tools/guest/wire-count.c), since QEMU 7.2's
 "transferred" counts multifd-zlib/zstd pages uncompressed.
 
 --hogs N starts N busy-loop processes for the whole run (e.g. --only
@@ -79,39 +91,74 @@ The guest, QMP client and process handling come from scripts/migrate-demo.
 '''
 
 # Per-mode settings.  Rates in MiB/s of guest writes; cap in seconds.
+# pin_*: pinned; links_*: links (links in bytes/s, 0 = unlimited;
+# links_rate: the live guest's dirty rate in MiB/s; links_cap: its
+# convergence cap in s).
+ALL_LINKS = [0, 1250000000, 125000000, 12500000]
 MODES = {
     "full": dict(reps=3, tp_ram=1024, tp_threads=[1, 2, 4],
                  live_ram=256, live_ws=128,
                  live_rates=[4, 8, 16, 32, 48, 64, 80, 96],
                  live_bws=[0, 8], live_bw_rates=[8, 16],
                  live_reps=2, cap=60, wait_rate=16,
-                 gp_mem=1, gp_max_time=60, gp_sleep=10),
+                 gp_mem=1, gp_max_time=60, gp_sleep=10,
+                 pin_ram=512, pin_reps=3,
+                 links_ram=320, links_ws=192, links=ALL_LINKS,
+                 links_rate=8, links_reps=3, links_cap=40),
     "quick": dict(reps=1, tp_ram=256, tp_threads=[1, 2, 4],
                   live_ram=256, live_ws=128, live_rates=[8, 16, 32],
                   live_bws=[0], live_bw_rates=[], live_reps=1, cap=20,
-                  wait_rate=16, gp_mem=1, gp_max_time=15, gp_sleep=8),
+                  wait_rate=16, gp_mem=1, gp_max_time=15, gp_sleep=8,
+                  pin_ram=256, pin_reps=1,
+                  links_ram=256, links_ws=128, links=ALL_LINKS,
+                  links_rate=8, links_reps=1, links_cap=20),
     "smoke": dict(reps=1, tp_ram=128, tp_threads=[2],
                   live_ram=128, live_ws=48, live_rates=[8], live_bws=[0],
                   live_bw_rates=[], live_reps=1, cap=20, wait_rate=8,
-                  gp_mem=1, gp_max_time=8, gp_sleep=2),
+                  gp_mem=1, gp_max_time=8, gp_sleep=2,
+                  pin_ram=128, pin_reps=1,
+                  links_ram=128, links_ws=48, links=[0, 12500000],
+                  links_rate=8, links_reps=1, links_cap=15),
 }
-# pinned and links (links in bytes/s, 0 = unlimited; links_rate: the live
-# guest's dirty rate in MiB/s; links_cap: its convergence cap in s).
-MODES["full"].update(pin_ram=512, pin_reps=3, links_ram=320, links_ws=192,
-                     links=[0, 125000000, 12500000], links_rate=8,
-                     links_reps=2, links_cap=40)
-MODES["quick"].update(pin_ram=256, pin_reps=1, links_ram=256, links_ws=128,
-                      links=[0, 125000000, 12500000], links_rate=8,
-                      links_reps=1, links_cap=20)
-MODES["smoke"].update(pin_ram=128, pin_reps=1, links_ram=128, links_ws=48,
-                      links=[0, 12500000], links_rate=8, links_reps=1,
-                      links_cap=15)
-SCENARIOS = ("throughput", "live", "wait", "guestperf", "pinned", "links")
-DEFAULT_ONLY = ("throughput", "live", "wait", "guestperf")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    default: bool           # in the default --only
+    methods: bool           # runs the --methods (else patched and stock)
+    root: bool = False      # needs root (network namespaces)
+
+
+SCENARIOS = (Scenario("throughput", True, False),
+             Scenario("live", True, False),
+             Scenario("wait", True, False),
+             Scenario("guestperf", True, False),
+             Scenario("pinned", False, True),
+             Scenario("links", False, True, root=True))
+SCENARIO_BY_NAME = {s.name: s for s in SCENARIOS}
+DEFAULT_ONLY = tuple(s.name for s in SCENARIOS if s.default)
+# --OPTION PATH: the QEMU of a build (default: qemu/build-qemu with the
+# build's methods.BUILD_ARGS).
+QEMU_OPTIONS = (
+    ("patched", "qemu", "patched QEMU, the default build (ISA-L when "
+     "found): patched-isal and the patched side of the other scenarios"),
+    ("stock", "baseline-qemu", "stock QEMU"),
+    ("patched-zlib", "zlib-qemu",
+     "patched QEMU without libdeflate and ISA-L, for patched-zlib"),
+    ("patched-libdeflate", "libdeflate-qemu",
+     "patched QEMU without ISA-L, for patched-libdeflate"),
+)
 PIN_THREADS = 1      # compress threads in the pinned scenario
 LINK_THREADS = 2     # compress threads / multifd channels in links
 RANDOM_PCT = 10      # share of pages of incompressible random bytes
 VRATE = 16           # workload verification rate in the live runs (MiB/s)
+NS_PREFIX = "qtbm"   # links' network namespaces (netns.Hosts)
+PROBE_S = 1.5        # links: seconds of TCP measuring each link
+
+
+def opt_dest(option):
+    return option.replace("-", "_")
 
 
 def parse_args(argv):
@@ -121,20 +168,21 @@ def parse_args(argv):
     m = p.add_mutually_exclusive_group()
     m.add_argument("--quick", action="store_true",
                    help="fewer reps, 256 MiB guests, 3 live rates, 20 s cap "
-                        "(about 5 minutes)")
+                        "(default scenarios: about 5 minutes)")
     m.add_argument("--smoke", action="store_true",
                    help="one tiny run of each scenario (a test, not a "
                         "benchmark)")
+    names = ",".join(s.name for s in SCENARIOS)
     p.add_argument("--only", metavar="LIST", default=",".join(DEFAULT_ONLY),
-                   help="comma-separated scenarios of "
-                        f"{','.join(SCENARIOS)} (default: "
+                   help=f"comma-separated scenarios of {names} (default: "
                         f"{','.join(DEFAULT_ONLY)})")
     p.add_argument("--methods", metavar="LIST",
-                   help="methods of pinned and links (default all: "
+                   help="methods of pinned and links, names or sets "
+                        f"({','.join(methods.SETS)}; default all: "
                         f"{','.join(methods.NAMES)})")
     p.add_argument("--links", metavar="LIST",
-                   help="links' max-bandwidth values in bytes/s, 0 = "
-                        "unlimited (default 0,125e6,12.5e6; smoke "
+                   help="links' speeds in bytes/s, shaped with tbf, 0 = "
+                        "unlimited (default 0,1.25e9,125e6,12.5e6; smoke "
                         "0,12.5e6)")
     p.add_argument("--threads", metavar="LIST",
                    help="throughput's compress threads (default 1,2,4; "
@@ -143,20 +191,20 @@ def parse_args(argv):
                    help="run N CPU hogs (busy loops) for the whole run")
     p.add_argument("--reps", type=int, metavar="N",
                    help="repetitions per build and configuration (default: "
-                        "3 full, 1 quick; links 2 full)")
+                        "3 full, 1 quick; live 2 full)")
     p.add_argument("--out", metavar="DIR",
                    help="results folder (default bench-results/<UTC time>/)")
     p.add_argument("--rates", metavar="LIST",
                    help="live dirty rates in MiB/s, e.g. 8,16,32")
     p.add_argument("--cap", type=float, metavar="S",
-                   help="live convergence cap in seconds (default 60, quick 20)")
-    p.add_argument("--qemu", metavar="PATH", help="patched QEMU (default "
-                   "`qemu/build-qemu | tail -1`)")
-    p.add_argument("--baseline-qemu", metavar="PATH", help="stock QEMU "
-                   "(default `qemu/build-qemu --baseline | tail -1`)")
-    p.add_argument("--zlib-qemu", metavar="PATH", help="patched QEMU "
-                   "without libdeflate, for patched-zlib (default "
-                   "`qemu/build-qemu --no-libdeflate | tail -1`)")
+                   help="live convergence cap in seconds (default 60, quick "
+                        "20; links 40, quick 20, smoke 15)")
+    for build, option, what in QEMU_OPTIONS:
+        p.add_argument(f"--{option}", metavar="PATH",
+                       help=f"{what} (default `"
+                            + " ".join(["qemu/build-qemu"]
+                                       + methods.BUILD_ARGS[build])
+                            + " | tail -1`)")
     p.add_argument("--replot", metavar="DIR",
                    help="only rebuild results.md and the plots of DIR")
     p.add_argument("--no-plots", action="store_true")
@@ -165,21 +213,18 @@ def parse_args(argv):
     a.mode = "smoke" if a.smoke else "quick" if a.quick else "full"
     a.only = [s.strip() for s in a.only.split(",") if s.strip()]
     for s in a.only:
-        if s not in SCENARIOS:
-            p.error(f"--only: unknown scenario {s!r} "
-                    f"(choose from {','.join(SCENARIOS)})")
+        if s not in SCENARIO_BY_NAME:
+            p.error(f"--only: unknown scenario {s!r} (choose from {names})")
     if a.reps is not None and not 1 <= a.reps <= 50:
         p.error("--reps must be 1..50")
     if not 0 <= a.hogs <= 64:
         p.error("--hogs must be 0..64")
     if a.methods:
-        a.methods = [x.strip() for x in a.methods.split(",") if x.strip()]
-        bad = [x for x in a.methods if x not in methods.BY_NAME]
-        if bad or not a.methods:
-            p.error(f"--methods: unknown {bad} (choose from "
-                    f"{','.join(methods.NAMES)})")
-        # Always in the canonical order (raw first: the break-even base).
-        a.methods = [n for n in methods.NAMES if n in a.methods]
+        try:
+            a.methods = methods.select(
+                [x.strip() for x in a.methods.split(",") if x.strip()])
+        except ValueError as e:
+            p.error(f"--methods: {e}")
     if a.links:
         try:
             a.links = methods.parse_links(a.links)
@@ -200,10 +245,10 @@ def parse_args(argv):
         a.rates = int_list("rates", a.rates, 4096, " MiB/s")
     if a.cap is not None and a.cap <= 0:
         p.error("--cap must be positive")
-    for opt in ("qemu", "baseline_qemu", "zlib_qemu"):
-        v = getattr(a, opt)
+    for _, option, _ in QEMU_OPTIONS:
+        v = getattr(a, opt_dest(option))
         if v is not None and not (os.path.isfile(v) and os.access(v, os.X_OK)):
-            p.error(f"--{opt.replace('_', '-')} {v}: not an executable file")
+            p.error(f"--{option} {v}: not an executable file")
     if a.replot and not os.path.isfile(os.path.join(a.replot, "all.json")):
         p.error(f"--replot {a.replot}: no all.json there")
     return a
@@ -235,14 +280,17 @@ def machine_info():
 
 class Source:
     """A booted source guest: its QEMU, serial console, build and how it
-    was started."""
+    was started; hosts: the netns.Hosts whose "src" namespace it runs in
+    (its destinations then run in "dst" and it migrates over TCP), None
+    on the host's own network (a unix socket)."""
 
-    def __init__(self, qemu, con, build, ram, cmdline):
+    def __init__(self, qemu, con, build, ram, cmdline, hosts=None):
         self.qemu = qemu
         self.con = con
         self.build = build
         self.ram = ram
         self.cmdline = cmdline
+        self.hosts = hosts
 
     @property
     def qmp(self):
@@ -254,6 +302,72 @@ class Source:
 
     def stop(self):
         self.qemu.stop()
+
+
+@dataclass
+class RunSpec:
+    """One migration for Bench.migrate.  cap: seconds, then
+    migrate_cancel (not converged).  method: a methods.Method (its
+    compress or multifd settings, with `threads` compress threads or
+    `channels` multifd channels, the other explicitly off); None: the
+    compress capability with `threads` and `wait_thread` (throughput,
+    live, wait).  bandwidth_mib_s: QEMU's max-bandwidth, 0 = no limit.
+    link: the links scenario's link speed in bytes/s (0 = unlimited; the
+    shaping is the namespaces', not QEMU's).  dst_cpus: the destination's
+    CPU affinity.  extra: fields added to the run record (guest,
+    dirty_rate_mib_s, shaping...)."""
+    label: str
+    scenario: str
+    rep: int
+    cap: float
+    threads: int = 2
+    wait_thread: bool = True
+    method: Optional[methods.Method] = None
+    channels: int = 2
+    bandwidth_mib_s: float = 0
+    link: int = 0
+    dst_cpus: Optional[list] = None
+    extra: dict = field(default_factory=dict)
+
+    def settings(self):
+        """(Compress or None, Multifd or None)."""
+        if self.method is None:
+            return Compress(self.threads, self.threads, 1,
+                            self.wait_thread), None
+        return methods.settings(self.method, self.threads, self.channels)
+
+    @property
+    def max_bandwidth(self):
+        """QEMU's max-bandwidth in bytes/s.  Always set, since 7.2's
+        default is 128 MiB/s (MAX_THROTTLE); 0 is no limit
+        (qemu_file_rate_limit() limits only when rate_limit_max > 0)."""
+        return int(self.bandwidth_mib_s * MiB)
+
+
+def run_record(spec, src, qemu, res, wire=None, **measured):
+    """The record of one migration (runs/NNN-*.json): the run's context
+    (label, build, how it was configured: the report groups by these),
+    the engine's Result (to_dict), the wire counts (wire_fields), the
+    method's settings, then measured (cpus, guest_dirtied...), scenario,
+    rep and spec.extra.  The keys are those of earlier results (the
+    report reads both)."""
+    compress, multifd = spec.settings()
+    threads = spec.threads if compress is not None else None
+    rec = {"label": spec.label, "build": src.build, "qemu": qemu,
+           "cap_s": spec.cap, "threads": threads,
+           "decompress_threads": threads, "wait_thread": spec.wait_thread,
+           "max_bandwidth_mib_s": spec.bandwidth_mib_s, "ram_mib": src.ram,
+           "cmdline": src.cmdline}
+    rec.update(res.to_dict())
+    rec.update(wire_fields(wire))
+    rec["max_bandwidth_bytes_s"] = spec.max_bandwidth
+    if spec.method is not None:
+        rec["method"] = spec.method.name
+        rec["link_bytes_s"] = spec.link
+        rec["multifd"] = None if multifd is None else asdict(multifd)
+    rec.update(measured)
+    rec.update(scenario=spec.scenario, rep=spec.rep, **spec.extra)
+    return rec
 
 
 class Bench:
@@ -269,8 +383,7 @@ class Bench:
     def setup(self, builds=BUILDS):
         """The QEMU builds needed (keys of methods.BUILD_ARGS), the guest
         kernel and initramfs, and the wire-count shim."""
-        given = {"patched": self.a.qemu, "stock": self.a.baseline_qemu,
-                 "patched-zlib": self.a.zlib_qemu}
+        given = {b: getattr(self.a, opt_dest(o)) for b, o, _ in QEMU_OPTIONS}
         for b in builds:
             self.bins[b] = given[b] or build_qemu(methods.BUILD_ARGS[b])
             log(f"{b}: {self.bins[b]}")
@@ -283,18 +396,25 @@ class Bench:
         return guest_argv(self.kernel, self.initrd, cmdline, ram,
                           incoming=incoming)
 
-    def boot(self, build, ram, ws, rate, idle, cpus=None):
+    def boot(self, build, ram, ws, rate, idle, cpus=None, hosts=None):
+        """A source guest of build; in hosts' "src" namespace if hosts."""
         self.n += 1
         cmdline = guest.kernel_cmdline(ws, rate, VRATE, random_pct=RANDOM_PCT,
                                        idle=idle)
-        q = Qemu(f"src{self.n}-{build}", self.bins[build], self.rundir,
-                 self.argv(ram, cmdline, False), cpus=cpus).start()
+        role, argv = f"src{self.n}-{build}", self.argv(ram, cmdline, False)
+        if hosts is None:
+            q = Qemu(role, self.bins[build], self.rundir, argv,
+                     cpus=cpus).start()
+        else:
+            q = hosts.qemu("src", role, self.bins[build], self.rundir, argv,
+                           cpus=cpus)
         con = Console(q.serial, q.role, self.a.verbose)
 
         def alive():
             if not q.alive():
                 raise Failure(f"{q.role} QEMU exited: {q.output()}")
 
+        where = "" if hosts is None else f", namespace {hosts.ns['src']}"
         t0 = time.monotonic()
         why = guest.wait_ready(con, 1, 300, alive)
         if why == "fatal":
@@ -304,9 +424,9 @@ class Bench:
                           f"{con.tail()}")
         log(f"  booted {build} source (pid {q.pid}, {ram} MiB, ws {ws} MiB,"
             f" rate {rate}{', idle' if idle else ''}"
-            f"{f', CPUs {cpus}' if cpus is not None else ''}) in "
+            f"{f', CPUs {cpus}' if cpus is not None else ''}{where}) in "
             f"{time.monotonic() - t0:.1f}s, fill {con.ready_fill()}")
-        return Source(q, con, build, ram, cmdline)
+        return Source(q, con, build, ram, cmdline, hosts)
 
     def repause(self, src):
         """QEMU 7.2 refuses to migrate a VM "paused due to previous
@@ -321,50 +441,45 @@ class Bench:
             raise Failure(f"{src.role}: no heartbeats after cont:\n"
                           f"{src.con.tail()}")
 
-    def migrate(self, src, threads, wait_thread, bandwidth, cap, label,
-                method=None, link=None, channels=2, dst_cpus=None,
-                extra=None):
-        """One migration src -> fresh destination of the same build.
-        bandwidth: MiB/s, 0 = unlimited; link: the same in bytes/s, if
-        given (then bandwidth is ignored).  cap: seconds, then
-        migrate_cancel (counts as not converged).  method: a
-        methods.Method (its compress or multifd settings, with threads
-        compress threads or `channels` multifd channels; explicitly off
-        the other), else the compress capability with threads.
-        dst_cpus: the destination's CPU affinity.  extra: fields added
-        to the record (scenario, rep...) before it is written.  Returns
-        the run record (with wire_bytes: what the destination read from
-        the migration sockets)."""
+    def migrate(self, src, spec):
+        """One migration src -> a fresh destination of the same build, as
+        the RunSpec says: over a unix socket, or for a source in the
+        namespaces (src.hosts) over TCP to a destination in the other
+        one.  Returns the run record (run_record; also in self.runs and
+        runs/), with wire_bytes: what the destination read from the
+        migration socket(s)."""
         build = src.build
         self.n += 1
         wire_out = os.path.join(self.rundir, f"wire-{self.n}")
         role = f"dst{self.n}-{build}"
-        dst = Qemu(role, self.bins[build], self.rundir,
-                   self.argv(src.ram, src.cmdline, True),
-                   env=wirecount.env(self.wire_so, wire_out,
-                                     os.path.join(self.rundir,
-                                                  f"{role}.qmp")),
-                   cpus=dst_cpus).start()
+        env = wirecount.env(self.wire_so, wire_out,
+                            os.path.join(self.rundir, f"{role}.qmp"))
+        argv = self.argv(src.ram, src.cmdline, True)
+        if src.hosts is None:
+            dst = Qemu(role, self.bins[build], self.rundir, argv, env=env,
+                       cpus=spec.dst_cpus).start()
+        else:
+            dst = src.hosts.qemu("dst", role, self.bins[build], self.rundir,
+                                 argv, env=env, cpus=spec.dst_cpus)
         sq = src.qemu
-        bw_bytes = int(bandwidth * MiB) if link is None else int(link)
-        multifd = None
+        compress, multifd = spec.settings()
         try:
-            if method is None:
-                compress = Compress(threads, threads, 1, wait_thread)
-                migration.configure(sq.qmp, compress, max_bandwidth=bw_bytes)
-                migration.configure(dst.qmp, compress)
-            else:
-                compress, multifd = methods.settings(method, threads,
-                                                     channels)
-                migration.configure_method(sq.qmp, compress, multifd,
-                                           max_bandwidth=bw_bytes)
-                migration.configure_method(dst.qmp, compress, multifd)
+            migration.configure_method(sq.qmp, compress, multifd,
+                                       max_bandwidth=spec.max_bandwidth)
+            migration.configure_method(dst.qmp, compress, multifd)
             cpus = {"src": sq.affinity(), "dst": dst.affinity()}
-            uri = migration.listen(dst.qmp, "unix", os.path.join(
-                self.rundir, f"m{self.n}.sock"))
+            if src.hosts is None:
+                transport = "unix"
+                uri = migration.listen(dst.qmp, "unix", os.path.join(
+                    self.rundir, f"m{self.n}.sock"))
+            else:
+                transport = "tcp"
+                uri = migration.listen(dst.qmp, "tcp", None,
+                                       host=netns.ADDR["dst"])
             src.con.poll()
             hb0 = src.con.hbs[-1] if src.con.hbs else None
-            res = engine.migrate(sq, dst, uri, cap=cap, label=label,
+            res = engine.migrate(sq, dst, uri, cap=spec.cap,
+                                 label=spec.label,
                                  guest_ram_bytes=src.ram * MiB)
             src.con.poll()
             hb1 = src.con.hbs[-1] if src.con.hbs else None
@@ -372,35 +487,16 @@ class Bench:
             dst.stop()
         wire = wirecount.read(wire_out)
         if wire is None:
-            warn(f"{label}: no wire count from {dst.role} (did it exit "
-                 "normally?)")
-        # What the guest really wrote while migrating.
-        dirtied = guest_dirtied(hb0, hb1)
-        rec = run_record(res, label=label, build=build,
-                         qemu=self.bins[build], cap_s=cap, threads=threads,
-                         decompress_threads=threads, wait_thread=wait_thread,
-                         max_bandwidth_mib_s=bandwidth, ram_mib=src.ram,
-                         cmdline=src.cmdline, guest_dirtied=dirtied)
-        rec.update(wire_fields(wire))
-        rec["max_bandwidth_bytes_s"] = bw_bytes
-        if link is not None:
-            rec["max_bandwidth_mib_s"] = round(bw_bytes / MiB, 3)
-        rec["cpus"] = cpus
-        rec["hogs"] = self.a.hogs
-        if method is not None:
-            rec["method"] = method.name
-            rec["link_bytes_s"] = bw_bytes
-            rec["multifd"] = (None if multifd is None else
-                              {"channels": multifd.channels,
-                               "compression": multifd.compression,
-                               "level": multifd.level})
-            if compress is None:
-                rec["threads"] = rec["decompress_threads"] = None
-        rec.update(extra or {})
+            warn(f"{spec.label}: no wire count from {dst.role} (did it "
+                 "exit normally?)")
+        # guest_dirtied: what the guest really wrote while migrating.
+        rec = run_record(spec, src, self.bins[build], res, wire, cpus=cpus,
+                         hogs=self.a.hogs, transport=transport,
+                         guest_dirtied=guest_dirtied(hb0, hb1))
         self.runs.append(rec)
         with open(os.path.join(self.out, "runs",
-                               f"{len(self.runs):03d}-{label}-{build}.json"),
-                  "w") as f:
+                               f"{len(self.runs):03d}-{spec.label}-{build}"
+                               ".json"), "w") as f:
             json.dump(rec, f, indent=1)
         return rec
 
@@ -424,9 +520,8 @@ class Bench:
                     for b in BUILDS:
                         lab = f"{scenario}-t{threads}-w{'on' if wait else 'off'}"
                         self.repause(srcs[b])
-                        r = self.migrate(srcs[b], threads, wait, 0, 600, lab,
-                                         extra={"scenario": scenario,
-                                                "rep": rep})
+                        r = self.migrate(srcs[b], RunSpec(
+                            lab, scenario, rep, 600, threads, wait))
                         if not r["converged"]:
                             raise Failure(f"{lab} {b}: paused-guest migration "
                                           f"ended {r['status']}")
@@ -485,10 +580,10 @@ class Bench:
                             self.wait_heartbeats(q, 2)
                             lab = (f"{scenario}-r{rate}-bw{bw or 'inf'}-"
                                    f"w{'on' if wait else 'off'}")
-                            r = self.migrate(q, 2, wait, bw, cap, lab,
-                                             extra={"scenario": scenario,
-                                                    "rep": rep,
-                                                    "dirty_rate_mib_s": rate})
+                            r = self.migrate(q, RunSpec(
+                                lab, scenario, rep, cap, 2, wait,
+                                bandwidth_mib_s=bw,
+                                extra={"dirty_rate_mib_s": rate}))
                             if scenario == "live" and bw == 0:
                                 conv_here.append(r["converged"])
                             if q.qmp.cmd("query-status")["status"] == "running":
@@ -515,12 +610,6 @@ class Bench:
 
 
     # ---- pinned and links --------------------------------------------------
-    def method_run(self, src, m, threads, link, cap, label, scenario, rep,
-                   dst_cpus=None, **extra):
-        return self.migrate(src, threads, True, 0, cap, label, method=m,
-                            link=link, channels=2, dst_cpus=dst_cpus,
-                            extra=dict(scenario=scenario, rep=rep, **extra))
-
     def pinned(self, names, reps):
         """A paused guest, the source QEMU on one CPU and the destination
         on another, every method in turn (a round), reps rounds."""
@@ -547,8 +636,9 @@ class Bench:
                     src = srcs[m.build]
                     self.repause(src)
                     lab = f"pinned-{name}"
-                    r = self.method_run(src, m, PIN_THREADS, 0, 600, lab,
-                                        "pinned", rep, dst_cpus=[dcpu])
+                    r = self.migrate(src, RunSpec(
+                        lab, "pinned", rep, 600, PIN_THREADS, method=m,
+                        dst_cpus=[dcpu]))
                     if not r["converged"]:
                         raise Failure(f"{lab}: paused-guest migration ended "
                                       f"{r['status']}")
@@ -562,66 +652,101 @@ class Bench:
             for q in srcs.values():
                 q.stop()
 
+    def probe_links(self, hosts, links):
+        """{link: bytes/s one TCP stream reached between the namespaces
+        shaped to it} (PROBE_S each), before any QEMU runs."""
+        out = {}
+        for link in links:
+            hosts.shape(link)
+            out[link] = round(hosts.measure(PROBE_S))
+            log(f"  link {methods.link_label(link)}: a TCP stream reaches "
+                f"{out[link] / 1e6:.1f} MB/s")
+        return out
+
     def links(self, names, links, reps):
         """Every method on every link, a paused guest then a live one
         (dirtying links_rate MiB/s, cap links_cap s): per rep, per link,
-        the methods in turn."""
+        the methods in turn.  The sources run in one network namespace,
+        the destinations in another; each link is tbf on the veth pair
+        between them (netns.Hosts.shape), QEMU's max-bandwidth unlimited."""
         c = self.cfg
         ram, ws, rate = c["links_ram"], c["links_ws"], c["links_rate"]
         cap = self.a.cap or c["links_cap"]
-        log(f"[links] {ram} MiB guest, {ws} MiB of content, max-bandwidth "
+        netns.remove_stale(NS_PREFIX)
+        hosts = netns.Hosts(0, NS_PREFIX)
+        log(f"[links] namespaces {hosts.ns['src']} and {hosts.ns['dst']}; "
+            f"{ram} MiB guest, {ws} MiB of content; links (tbf) "
             f"{', '.join(methods.link_label(x) for x in links)}; paused, "
             f"then live at {rate} MiB/s (cap {cap:g} s); "
             f"{LINK_THREADS} threads / channels; methods "
             f"{','.join(names)}; {reps} rep(s)")
-        for guest_mode in ("paused", "live"):
-            live = guest_mode == "live"
-            srcs = {}
-            try:
-                for b in methods.builds_of(names):
-                    srcs[b] = self.boot(b, ram, ws, rate if live else 1,
-                                        idle=not live)
-                    srcs[b].qmp.cmd("stop")
-                for rep in range(reps):
-                    for link in links:
-                        for name in names:
-                            m = methods.BY_NAME[name]
-                            q = srcs[m.build]
-                            if live:
-                                if q.qmp.cmd("query-status")["status"] != \
-                                        "running":
-                                    q.qmp.cmd("cont")
-                                self.wait_heartbeats(q, 2)
-                            else:
-                                self.repause(q)
-                            lab = (f"links-{guest_mode}-"
-                                   f"{link_tag(link)}-{name}")
-                            r = self.method_run(
-                                q, m, LINK_THREADS, link,
-                                cap if live else 600, lab, "links", rep,
-                                guest=guest_mode,
-                                live_rate_mib_s=rate if live else None)
-                            if live:
-                                if q.qmp.cmd("query-status")["status"] == \
-                                        "running":
-                                    q.qmp.cmd("stop")
-                                hb = q.con.last_hb() or {}
-                                if hb.get("corrupt"):
-                                    raise Failure(f"{q.role}: guest reports "
-                                                  "corruption")
-                            elif not r["converged"]:
-                                raise Failure(f"{lab}: paused-guest "
-                                              f"migration ended {r['status']}")
-                            log(f"  {lab:40s} rep {rep}: "
-                                f"{'converged' if r['converged'] else 'NOT converged':13s} "
-                                f"{(r['total_time_ms'] or 0) / 1000:6.2f} s"
-                                f" wire {fmt_mib(r['wire_bytes'])} MiB, "
-                                f"QEMU transferred "
-                                f"{fmt_mib(r['transferred_bytes'])} MiB, "
-                                f"downtime {r['downtime_ms']} ms")
-            finally:
-                for q in srcs.values():
-                    q.stop()
+        try:
+            hosts.create()
+            hosts.wait_reachable()
+            reached = self.probe_links(hosts, links)
+            for guest_mode in ("paused", "live"):
+                self.links_guest(hosts, guest_mode, names, links, reps, cap,
+                                 reached)
+        finally:
+            hosts.destroy()
+
+    def links_guest(self, hosts, guest_mode, names, links, reps, cap,
+                    reached):
+        """links() for one guest mode: its sources booted, then per rep,
+        per link (shaped), every method."""
+        c = self.cfg
+        live = guest_mode == "live"
+        rate = c["links_rate"]
+        srcs = {}
+        try:
+            for b in methods.builds_of(names):
+                srcs[b] = self.boot(b, c["links_ram"], c["links_ws"],
+                                    rate if live else 1, idle=not live,
+                                    hosts=hosts)
+                srcs[b].qmp.cmd("stop")
+            for rep in range(reps):
+                for link in links:
+                    tbf = hosts.shape(link)
+                    extra = {"guest": guest_mode,
+                             "live_rate_mib_s": rate if live else None,
+                             "shaping": "tbf" if link else "none",
+                             "tbf": tbf,
+                             "link_measured_bytes_s": reached.get(link)}
+                    for name in names:
+                        self.links_run(srcs, name, link, live, rep,
+                                       cap if live else 600, extra)
+        finally:
+            for q in srcs.values():
+                q.stop()
+
+    def links_run(self, srcs, name, link, live, rep, cap, extra):
+        m = methods.BY_NAME[name]
+        q = srcs[m.build]
+        if live:
+            if q.qmp.cmd("query-status")["status"] != "running":
+                q.qmp.cmd("cont")
+            self.wait_heartbeats(q, 2)
+        else:
+            self.repause(q)
+        lab = f"links-{extra['guest']}-{link_tag(link)}-{name}"
+        r = self.migrate(q, RunSpec(lab, "links", rep, cap, LINK_THREADS,
+                                    method=m, channels=LINK_THREADS,
+                                    link=link, extra=extra))
+        if live:
+            if q.qmp.cmd("query-status")["status"] == "running":
+                q.qmp.cmd("stop")
+            hb = q.con.last_hb() or {}
+            if hb.get("corrupt"):
+                raise Failure(f"{q.role}: guest reports corruption")
+        elif not r["converged"]:
+            raise Failure(f"{lab}: paused-guest migration ended "
+                          f"{r['status']}")
+        log(f"  {lab:40s} rep {rep}: "
+            f"{'converged' if r['converged'] else 'NOT converged':13s} "
+            f"{(r['total_time_ms'] or 0) / 1000:6.2f} s"
+            f" wire {fmt_mib(r['wire_bytes'])} MiB, QEMU transferred "
+            f"{fmt_mib(r['transferred_bytes'])} MiB, "
+            f"downtime {r['downtime_ms']} ms")
 
     # ---- guestperf -------------------------------------------------------
     def guestperf(self, reps):
@@ -648,6 +773,45 @@ class Bench:
                     f"{rec['status']}, total {rec['total_time_ms']} ms, "
                     f"downtime {rec['downtime_ms']} ms, {rec['iterations']} "
                     f"iter, {rec['transferred_bytes'] / MiB:.0f} MiB"))
+
+
+    # ---- steps: what --only runs, in order (STEPS) ---------------------
+    def run_paused(self):
+        """throughput's and wait's paused runs."""
+        only, c = self.a.only, self.cfg
+        configs = []
+        if "throughput" in only:
+            configs += [(t, True, "throughput") for t in c["tp_threads"]]
+        if "wait" in only:
+            if "throughput" not in only:
+                configs.append((2, True, "wait"))
+            configs.append((2, False, "wait"))
+        self.throughput(configs, c["reps"])
+
+    def run_live(self):
+        """live's runs and wait's live one."""
+        only, c = self.a.only, self.cfg
+        self.live(c["live_rates"] if "live" in only else [], c["live_bws"],
+                  c["live_reps"], c["wait_rate"] if "wait" in only else None)
+
+    def run_guestperf(self):
+        self.guestperf(1)
+
+    def run_pinned(self):
+        self.pinned(self.cfg["methods"], self.cfg["pin_reps"])
+
+    def run_links(self):
+        self.links(self.cfg["methods"], self.cfg["links"],
+                   self.cfg["links_reps"])
+
+
+# (scenarios, step): each step runs, in this order, when --only names any
+# of its scenarios.
+STEPS = ((("throughput", "wait"), Bench.run_paused),
+         (("live", "wait"), Bench.run_live),
+         (("guestperf",), Bench.run_guestperf),
+         (("pinned",), Bench.run_pinned),
+         (("links",), Bench.run_links))
 
 
 def fmt_opt(x, nd=2):
@@ -707,22 +871,29 @@ class Hogs:
 
 
 def needed_builds(only, names):
-    """The builds the selected scenarios run on."""
+    """The builds the selected scenarios run on: patched and stock, and
+    those of the methods (SCENARIOS' methods)."""
     out = []
-    if any(s in only for s in DEFAULT_ONLY):
-        out += list(BUILDS)
-    if "pinned" in only or "links" in only:
-        out += [b for b in methods.builds_of(names) if b not in out]
+    for n in only:
+        sc = SCENARIO_BY_NAME[n]
+        bs = methods.builds_of(names) if sc.methods else BUILDS
+        out += [b for b in bs if b not in out]
     return out
 
 
-def run_record(res, **context):
-    """The record of one migration (runs/NNN-*.json): the run's context
-    (label, build, how it was configured, what the guest wrote: the
-    report groups by these), then the engine's Result (to_dict)."""
-    rec = dict(context)
-    rec.update(res.to_dict())
-    return rec
+def preflight(only):
+    """Why the selected scenarios cannot run here; None if they can."""
+    root = [n for n in only if SCENARIO_BY_NAME[n].root]
+    if not root:
+        return None
+    if os.geteuid() != 0:
+        return (f"{','.join(root)} runs QEMU in network namespaces: needs "
+                "root")
+    missing = [c for c in ("ip", "tc") if not shutil.which(c)]
+    if missing:
+        return (f"{','.join(root)}: no {' or '.join(missing)} command "
+                "(Debian package iproute2: build-aux/install-deps qemu)")
+    return None
 
 
 def load_doc(out):
@@ -771,7 +942,7 @@ def main(argv):
         cfg["tp_threads"] = [2]
     if a.links:
         cfg["links"] = a.links
-    cfg["methods"] = a.methods or list(methods.NAMES)
+    cfg["methods"] = a.methods or list(methods.SETS["all"])
     cfg["hogs"] = a.hogs
     started = time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime())
     out = os.path.abspath(a.out or os.path.join(ROOT, "bench-results",
@@ -796,29 +967,16 @@ def main(argv):
     hogs = Hogs(a.hogs)
     log(f"{a.mode} mode, scenarios {','.join(a.only)}; results in {out}")
     try:
+        why = preflight(a.only)
+        if why:
+            raise Failure(why)
         bench.setup(needed_builds(a.only, cfg["methods"]))
         doc["qemu"] = dict(bench.bins)
         hogs.start()
         doc["kernel"] = bench.kernel
-        tpc = []
-        if "throughput" in a.only:
-            tpc += [(t, True, "throughput") for t in cfg["tp_threads"]]
-        if "wait" in a.only:
-            if "throughput" not in a.only:
-                tpc.append((2, True, "wait"))
-            tpc.append((2, False, "wait"))
-        if tpc:
-            bench.throughput(tpc, cfg["reps"])
-        if "live" in a.only or "wait" in a.only:
-            bench.live(cfg["live_rates"] if "live" in a.only else [],
-                       cfg["live_bws"], cfg["live_reps"],
-                       cfg["wait_rate"] if "wait" in a.only else None)
-        if "guestperf" in a.only:
-            bench.guestperf(1)
-        if "pinned" in a.only:
-            bench.pinned(cfg["methods"], cfg["pin_reps"])
-        if "links" in a.only:
-            bench.links(cfg["methods"], cfg["links"], cfg["links_reps"])
+        for scenarios, step in STEPS:
+            if any(n in a.only for n in scenarios):
+                step(bench)
     except (Failure, QMPError, OSError, subprocess.SubprocessError) as e:
         ui.failed(f"{type(e).__name__}: {e}")
         doc["error"] = f"{type(e).__name__}: {e}"
@@ -833,6 +991,7 @@ def main(argv):
             signal.signal(s, signal.SIG_IGN)
         hogs.stop()
         stop_all()
+        netns.destroy_all()
         if status == 0:
             shutil.rmtree(bench.rundir, ignore_errors=True)
         else:

@@ -1,8 +1,7 @@
 """Migration methods (a QEMU build and migration settings) compared by the
-pinned and links scenarios of scripts/bench-migration, link speeds, and
-the small models over them: time on a link of a given speed from a run at
-unlimited bandwidth, the break-even link speed of a compressed method
-against raw, the best method per link.  Pure functions, no QEMU.
+pinned and links scenarios of scripts/bench-migration, named sets of
+them, link speeds, and the break-even link speed of a compressed method
+against raw (pinned).  Pure functions, no QEMU.
 
 Link speeds are in bytes/s (125e6 = 125 MB/s = 1 Gbit/s); 0 = unlimited."""
 
@@ -15,25 +14,67 @@ from .migration import Compress, Multifd
 @dataclass(frozen=True)
 class Method:
     name: str
-    build: str          # key of Bench.bins: "stock", "patched-zlib", "patched"
+    build: str          # key of Bench.bins and BUILD_ARGS
     kind: str           # "raw", "compress" or "multifd"
     multifd_compression: str = "none"
+
+    @property
+    def libvirt(self):
+        """Whether Debian 12's libvirt (9.0) can ask QEMU for it: plain
+        precopy, the compress capability (virsh migrate --compressed
+        --comp-methods mt) and multifd without compression (--parallel);
+        multifd's zlib and zstd came to libvirt later."""
+        return self.kind in ("raw", "compress") or (
+            self.kind == "multifd" and self.multifd_compression == "none")
+
+    @property
+    def patched(self):
+        """A compress method on a build with the series."""
+        return self.kind == "compress" and self.build.startswith("patched")
 
 
 METHODS = (
     Method("none", "stock", "raw"),
     Method("stock-zlib", "stock", "compress"),
     Method("patched-zlib", "patched-zlib", "compress"),
-    Method("patched-libdeflate", "patched", "compress"),
+    Method("patched-libdeflate", "patched-libdeflate", "compress"),
+    Method("patched-isal", "patched", "compress"),
     Method("multifd", "stock", "multifd", "none"),
     Method("multifd-zlib", "stock", "multifd", "zlib"),
     Method("multifd-zstd", "stock", "multifd", "zstd"),
 )
 BY_NAME = {m.name: m for m in METHODS}
 NAMES = tuple(m.name for m in METHODS)
-# qemu/build-qemu arguments of each build a method runs on.
+# qemu/build-qemu arguments of each build a method runs on: "patched" is
+# the series' default (ISA-L's deflate when found, else libdeflate, else
+# zlib), "patched-libdeflate" without ISA-L, "patched-zlib" without
+# either.
 BUILD_ARGS = {"patched": [], "stock": ["--baseline"],
-              "patched-zlib": ["--no-libdeflate"]}
+              "patched-zlib": ["--no-libdeflate"],
+              "patched-libdeflate": ["--no-isal"]}
+# Named sets for --methods (with method names, in any mix).
+SETS = {
+    "all": NAMES,
+    "libvirt": tuple(m.name for m in METHODS if m.libvirt),
+    "compress": tuple(m.name for m in METHODS if m.kind == "compress"),
+}
+
+
+def select(items):
+    """The methods named by method and set names, in METHODS order (raw
+    first: the break-even base).  ValueError on an unknown name."""
+    want = set()
+    for x in items:
+        if x in SETS:
+            want.update(SETS[x])
+        elif x in BY_NAME:
+            want.add(x)
+        else:
+            raise ValueError(f"unknown method {x!r} (methods: "
+                             f"{','.join(NAMES)}; sets: {','.join(SETS)})")
+    if not want:
+        raise ValueError("no method")
+    return [n for n in NAMES if n in want]
 
 
 def settings(method, threads, channels=2, level=1):
@@ -78,10 +119,13 @@ def parse_links(text):
 
 
 def link_label(link):
-    """'unlimited' or '125 MB/s (1000 Mbit/s)'."""
+    """'unlimited', '125 MB/s (1 Gbit/s)' or '12.5 MB/s (100 Mbit/s)'."""
     if not link:
         return "unlimited"
-    return f"{link / 1e6:g} MB/s ({link * 8 / 1e6:g} Mbit/s)"
+    bits = link * 8
+    speed = f"{bits / 1e9:g} Gbit/s" if bits >= 1e9 else \
+        f"{bits / 1e6:g} Mbit/s"
+    return f"{link / 1e6:g} MB/s ({speed})"
 
 
 def link_order(link):
@@ -89,21 +133,13 @@ def link_order(link):
     return -(link or float("inf"))
 
 
-# ---- models
-
-def model_time(t_unlimited, wire_bytes, link):
-    """Total time on a link of `link` bytes/s (0: unlimited) of a method
-    that took t_unlimited s and sent wire_bytes with no limit: it is
-    CPU-bound or link-bound, whichever is slower."""
-    if not link:
-        return t_unlimited
-    return max(t_unlimited, wire_bytes / link)
-
+# ---- pinned: raw against a compressed method
 
 def break_even(t_raw, b_raw, t_m, b_m):
     """Where a method m beats raw, from each one's time at unlimited
-    bandwidth (t, s) and the bytes it put on the wire (b), with
-    T(L) = max(t, b / L) (model_time).  Returns {"wins": ..., "link": L}:
+    bandwidth (t, s) and the bytes it put on the wire (b), if each took
+    T(L) = max(t, b / L) on a link of L bytes/s (CPU-bound or
+    link-bound, whichever is slower).  Returns {"wins": ..., "link": L}:
 
       "below"   m is faster on links slower than L (bytes/s): m is slower
                 unlimited but sends less; L = b_raw / t_m (raw, link-bound,
@@ -135,11 +171,3 @@ def ranking(times):
     (None: no converged run), ties in the order given."""
     return sorted(((n, t) for n, t in times.items() if t is not None),
                   key=lambda nt: nt[1])
-
-
-def modelled_ranking(measured, link):
-    """ranking() of model_time() on `link` for measured = {name:
-    (t_unlimited s, wire bytes)}."""
-    return ranking({n: model_time(t, b, link) if t is not None and
-                    b is not None else None
-                    for n, (t, b) in measured.items()})

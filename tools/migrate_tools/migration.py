@@ -79,16 +79,17 @@ def configure_method(qmp, compress=None, multifd=None, max_bandwidth=None,
     return params
 
 
-def listen(qmp, transport, sock_path):
-    """migrate-incoming on the destination: 'tcp' on a free port of
-    127.0.0.1 or 'unix' on sock_path; returns the URI to migrate to."""
+def listen(qmp, transport, sock_path, host="127.0.0.1"):
+    """migrate-incoming on the destination: 'tcp' on a free port of host
+    (an address of the destination's) or 'unix' on sock_path; returns the
+    URI to migrate to."""
     if transport == "tcp":
-        qmp.cmd("migrate-incoming", uri="tcp:127.0.0.1:0")
+        qmp.cmd("migrate-incoming", uri=f"tcp:{host}:0")
         addrs = qmp.cmd("query-migrate").get("socket-address", [])
         port = inet_port(addrs)
         if port is None:
             raise Failure(f"destination reports no listening port: {addrs}")
-        return f"tcp:127.0.0.1:{port}"
+        return f"tcp:{host}:{port}"
     uri = f"unix:{sock_path}"
     qmp.cmd("migrate-incoming", uri=uri)
     return uri

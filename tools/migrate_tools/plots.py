@@ -1,6 +1,6 @@
 """The benchmark's plots (PNG, matplotlib's Agg backend): throughput and
 CPU per GiB of the paused guest, total time of the live runs, total time
-per method against link speed (links), time, CPU and wire bytes per
+per method on each link (links), time, CPU and wire bytes per
 method (pinned).
 
 matplotlib is imported only to draw, in an interpreter that has it: this
@@ -81,55 +81,36 @@ def live_data(runs):
 
 def links_data(runs):
     """None without links runs, else what the links plot shows: {"guests":
-    {guest: {method: {"x", "seconds" (median total time of the converged
-    runs, at x), "failed_x", "failed_caps"}}}, "ticks": [(x, label)],
-    "unlimited_x", "unlimited_note"}.  x is the link speed in MB/s (1e6
-    bytes/s); unlimited is drawn at the right end: at the rate the raw
-    method (none, paused) really reached unlimited (wire bytes / time),
-    unless that is not 2x beyond the fastest finite link."""
+    [guest, paused first], "links": [link bytes/s, unlimited then fastest
+    to slowest], "cells": {(guest, link): {"methods", "seconds" (median
+    total time of the converged runs, None if none), "lo", "hi" (their
+    fastest and slowest), "failed" (runs not converged), "caps" (their
+    cap, where a not converged method is drawn)}}} (methods in methods
+    order)."""
     lr = [r for r in runs if r.get("scenario") == "links"]
     if not lr:
         return None
-    finite = sorted({r["link_bytes_s"] for r in lr if r["link_bytes_s"]})
-    top = finite[-1] / 1e6 if finite else 100.0
-    raw = [r["wire_bytes"] / (r["total_time_ms"] / 1000) / 1e6 for r in lr
-           if r["method"] == "none" and not r["link_bytes_s"] and
-           r["guest"] == "paused" and r["converged"] and r.get("wire_bytes")]
-    if raw and med(raw) >= 2 * top:
-        ux = med(raw)
-        note = f"unlimited (none reached {ux:.0f} MB/s)"
-    else:
-        ux = 4 * top
-        note = "unlimited"
-    guests = {}
-    for g in ("paused", "live"):
-        rg = [r for r in lr if r["guest"] == g]
-        if not rg:
-            continue
-        per = {}
-        for name in M.NAMES:
-            rs = [r for r in rg if r["method"] == name]
-            if not rs:
-                continue
-            xs, ys = [], []
-            for link in sorted({r["link_bytes_s"] for r in rs},
-                               key=lambda x: x or float("inf")):
-                ok = [r["total_time_ms"] / 1000 for r in rs
-                      if r["link_bytes_s"] == link and r["converged"]]
-                if ok:
-                    xs.append(link / 1e6 if link else ux)
-                    ys.append(med(ok))
-            bad = [r for r in rs if not r["converged"]]
-            per[name] = {"x": xs, "seconds": ys,
-                         "failed_x": [r["link_bytes_s"] / 1e6
-                                      if r["link_bytes_s"] else ux
-                                      for r in bad],
-                         "failed_caps": [r["cap_s"] for r in bad]}
-        guests[g] = per
-    ticks = [(x / 1e6, f"{x / 1e6:g} MB/s\n{x * 8 / 1e6:g} Mbit/s")
-             for x in finite] + [(ux, note.replace(" (", "\n("))]
-    return {"guests": guests, "ticks": ticks, "unlimited_x": ux,
-            "unlimited_note": note}
+    guests = [g for g in ("paused", "live") if any(r["guest"] == g
+                                                   for r in lr)]
+    links = sorted({r["link_bytes_s"] for r in lr}, key=M.link_order)
+    cells = {}
+    for g in guests:
+        for link in links:
+            rs = [r for r in lr if r["guest"] == g and
+                  r["link_bytes_s"] == link]
+            names = [n for n in M.NAMES if any(r["method"] == n for r in rs)]
+            d = {"methods": names, "seconds": [], "lo": [], "hi": [],
+                 "failed": [], "caps": []}
+            for n in names:
+                of = [r for r in rs if r["method"] == n]
+                ok = [r["total_time_ms"] / 1000 for r in of if r["converged"]]
+                d["seconds"].append(med(ok))
+                d["lo"].append(min(ok) if ok else None)
+                d["hi"].append(max(ok) if ok else None)
+                d["failed"].append(len(of) - len(ok))
+                d["caps"].append(of[0]["cap_s"])
+            cells[(g, link)] = d
+    return {"guests": guests, "links": links, "cells": cells}
 
 
 def pinned_data(runs):
@@ -157,6 +138,7 @@ def pinned_data(runs):
 METHOD_STYLES = {"none": ("k", "o", "-"), "stock-zlib": ("C1", "s", "--"),
                  "patched-zlib": ("C2", "^", "-"),
                  "patched-libdeflate": ("C0", "D", "-"),
+                 "patched-isal": ("C9", "P", "-"),
                  "multifd": ("C7", "v", ":"), "multifd-zlib": ("C4", "<", ":"),
                  "multifd-zstd": ("C3", ">", ":")}
 
@@ -228,28 +210,33 @@ def draw(out, runs):
         made.append("live-total-time.png")
     ld = links_data(runs)
     if ld:
-        gs = list(ld["guests"])
-        fig, axs = plt.subplots(1, len(gs), figsize=(6.5 * len(gs), 4.5),
+        ng, nl = len(ld["guests"]), len(ld["links"])
+        fig, axs = plt.subplots(ng, nl, figsize=(3.6 * nl, 3.4 * ng),
                                 squeeze=False)
-        for ax, g in zip(axs[0], gs):
-            for name, d in ld["guests"][g].items():
-                col, mk, ls = METHOD_STYLES.get(name, ("grey", ".", "-"))
-                ax.plot(d["x"], d["seconds"], marker=mk, linestyle=ls,
-                        color=col, label=name)
-                if d["failed_x"]:
-                    ax.plot(d["failed_x"], d["failed_caps"], "x", color=col,
-                            markersize=10)
-            ax.set_xscale("log")
-            ax.set_xticks([x for x, _ in ld["ticks"]])
-            ax.set_xticklabels([t for _, t in ld["ticks"]], fontsize=7)
-            ax.minorticks_off()
-            ax.set_xlabel("link (QEMU max-bandwidth)")
-            ax.set_ylabel("total time (s)")
-            ax.set_title(f"{g} guest" + ("  (x: not converged, at cap)"
-                                          if g == "live" else ""))
-            ax.set_ylim(bottom=0)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+        for i, g in enumerate(ld["guests"]):
+            for j, link in enumerate(ld["links"]):
+                ax = axs[i][j]
+                d = ld["cells"][(g, link)]
+                xs = list(range(len(d["methods"])))
+                for x, n, t, lo, hi, bad, cap in zip(
+                        xs, d["methods"], d["seconds"], d["lo"], d["hi"],
+                        d["failed"], d["caps"]):
+                    col = METHOD_STYLES.get(n, ("grey",))[0]
+                    if t is not None:
+                        ax.bar(x, t, color=col, alpha=0.8)
+                        ax.errorbar(x, t, yerr=[[t - lo], [hi - t]],
+                                    color="k", capsize=3, linewidth=1)
+                    if bad:
+                        ax.plot(x, cap, "x", color=col, markersize=9)
+                ax.set_xticks(xs)
+                ax.set_xticklabels(d["methods"], rotation=45, ha="right",
+                                   fontsize=7)
+                ax.set_title(f"{g}, {M.link_label(link)}", fontsize=8)
+                ax.set_ylim(bottom=0)
+                ax.grid(alpha=0.3, axis="y")
+            axs[i][0].set_ylabel("total time (s)")
+        fig.suptitle("Links: median total time, bars min-max over reps "
+                     "(x: not converged, at the cap)", fontsize=9)
         fig.tight_layout()
         fig.savefig(os.path.join(out, "links-total-time.png"), dpi=100)
         made.append("links-total-time.png")

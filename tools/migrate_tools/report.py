@@ -397,18 +397,23 @@ def pinned_section(L, runs):
 def links_cells(runs):
     """{(guest, link): {method: cell}} of the links runs, cell = {"n",
     "conv" (converged runs), "seconds" (median total time of the converged
-    runs), "wire" (median wire bytes of all), "transferred", "downtime",
-    "cpu_src", "cpu_dst", "cap", "wire_mb_s" (wire bytes / total time, in
-    1e6 bytes/s), "guest_mib_s" (what the live guest wrote)}."""
+    runs), "lo", "hi" (their fastest and slowest), "ratio" (seconds / the
+    fastest method's in the same guest and link), "wire" (median wire
+    bytes of all), "transferred", "downtime", "cpu_src", "cpu_dst", "cap",
+    "wire_mb_s" (wire bytes / total time, in 1e6 bytes/s), "guest_mib_s"
+    (what the live guest wrote)}."""
     lr = [r for r in runs if r.get("scenario") == "links"]
     out = {}
     for (g, link, name), rs in groupby(
             lr, lambda r: (r["guest"], r["link_bytes_s"],
                            r["method"])).items():
         ok = [r for r in rs if r["converged"]]
+        times = [r["total_time_ms"] / 1000 for r in ok]
         out.setdefault((g, link), {})[name] = {
             "n": len(rs), "conv": len(ok),
-            "seconds": med([r["total_time_ms"] / 1000 for r in ok]),
+            "seconds": med(times),
+            "lo": min(times) if times else None,
+            "hi": max(times) if times else None,
             "wire": med([r.get("wire_bytes") for r in rs]),
             "transferred": med([r.get("transferred_bytes") for r in rs]),
             "downtime": med([r.get("downtime_ms") for r in ok]),
@@ -422,6 +427,12 @@ def links_cells(runs):
             "guest_mib_s": med([(r.get("guest_dirtied") or {}).get("mib_s")
                                 for r in rs]),
         }
+    for cells in out.values():
+        best = min((c["seconds"] for c in cells.values()
+                    if c["seconds"] is not None), default=None)
+        for c in cells.values():
+            c["ratio"] = (c["seconds"] / best if best and
+                          c["seconds"] is not None else None)
     return out
 
 
@@ -432,33 +443,84 @@ def links_keys(cells):
                                         M.link_order(k[1])))
 
 
+def shaped_by_tbf(lr):
+    """Whether the links runs had tbf links between namespaces (else,
+    results from before: QEMU's max-bandwidth was the link)."""
+    return any("shaping" in r for r in lr)
+
+
+def spread(c):
+    if c["lo"] is None:
+        return "-"
+    return f"{c['lo']:.2f}-{c['hi']:.2f}"
+
+
+def links_shaping_text(L, lr):
+    """How the links were made: tbf between namespaces (a table of each
+    link's tbf parameters and what a TCP stream reached on it), or, in
+    results from before, QEMU's max-bandwidth."""
+    if not shaped_by_tbf(lr):
+        L.append("The link is QEMU's max-bandwidth (results from before "
+                 "the links were shaped: 0 = unlimited, QEMU 7.2's "
+                 "qemu_file_rate_limit() limits only when the limit is > "
+                 "0), over a unix socket.  In QEMU 7.2 max-bandwidth "
+                 "counts what the compress threads produce (compressed "
+                 "bytes) for stock-zlib and patched-*, but uncompressed "
+                 "pages for multifd-zlib and multifd-zstd "
+                 "(multifd_send_pages() accounts pages x page size + the "
+                 "packet header), so a cap throttles multifd-zlib/zstd on "
+                 "raw size: compare their wire MiB with the link's rate "
+                 "times the time.\n")
+        return
+    L.append("The link: the source QEMU runs in one network namespace, "
+             "the destination in another, and they migrate over TCP on the "
+             "veth pair between them, shaped with tbf on the egress of "
+             "both ends (`tc qdisc replace dev VETH root tbf rate R burst "
+             "B latency L`: both directions, as on a real link); "
+             "unlimited = no qdisc, the veth's own speed.  QEMU's "
+             "max-bandwidth is 0 (no limit in 7.2) for every method.  tbf "
+             "counts whole Ethernet frames, so a TCP stream's payload "
+             "gets about 95.6% of the rate (1448 of 1514 bytes a full "
+             "frame; a real Ethernet link, with preamble and gap, about "
+             "94%).  `TCP reached`: one TCP stream between the namespaces "
+             "(Python, before the QEMUs started), what the link gives "
+             "at most on this machine.\n")
+    rows = []
+    for link, rs in sorted(groupby(lr, lambda r: r["link_bytes_s"]).items(),
+                           key=lambda kv: M.link_order(kv[0])):
+        tbf = rs[0].get("tbf") or {}
+        got = med([r.get("link_measured_bytes_s") for r in rs])
+        rows.append([M.link_label(link),
+                     fmt(tbf.get("burst_bytes")),
+                     fmt(tbf.get("latency_ms")) + (" ms" if tbf else ""),
+                     "-" if got is None else f"{got / 1e6:.1f} MB/s"
+                     + (f" ({got / link:.3f} of the rate)" if link else "")])
+    L += table(["link", "tbf burst bytes", "tbf latency", "TCP reached"],
+               rows)
+    L.append("")
+
+
 def links_section(L, runs):
     cells = links_cells(runs)
     if not cells:
         return
     lr = [r for r in runs if r.get("scenario") == "links"]
     live = [r for r in lr if r["guest"] == "live"]
+    reps = max(c["n"] for cs in cells.values() for c in cs.values())
     L.append("## Links: every method at a few link speeds\n")
     L.append(f"Guest RAM {lr[0]['ram_mib']} MiB, unpinned (both QEMUs share "
              f"the machine's CPUs), 2 compress threads (= decompress "
-             "threads) or 2 multifd channels, level 1.  The link is QEMU's "
-             "max-bandwidth, exactly 125e6 or 12.5e6 bytes/s (125 MB/s = "
-             "1000 Mbit/s, 12.5 MB/s = 100 Mbit/s), or unlimited "
-             "(max-bandwidth 0: QEMU 7.2's qemu_file_rate_limit() limits "
-             "only when the limit is > 0).  "
+             "threads) or 2 multifd channels, level 1, up to "
+             f"{reps} rep(s).  "
              + (f"Live: the workload dirties {live[0]['live_rate_mib_s']} "
                 f"MiB/s; cap {live[0]['cap_s']:g} s, then migrate_cancel "
                 "(not converged).  " if live else "")
-             + "Times and downtime are medians of the converged runs; "
-             "wire MiB (what the destination read from the migration "
-             "sockets) of all runs.\n")
-    L.append("Note: in QEMU 7.2 max-bandwidth counts what the compress "
-             "threads produce (compressed bytes) for stock-zlib and "
-             "patched-*, but uncompressed pages for multifd-zlib and "
-             "multifd-zstd (multifd_send_pages() accounts pages x page size "
-             "+ the packet header), so a cap throttles multifd-zlib/zstd on raw size: "
-             "compare their wire MiB with the link's rate times the "
-             "time.\n")
+             + "`total s`: the median of the converged runs, `min-max` "
+             "their spread, `x fastest` the median over the fastest "
+             "method's at that link; downtime of the converged runs, wire "
+             "MiB (what the destination read from the migration sockets) "
+             "of all runs.\n")
+    links_shaping_text(L, lr)
     L.append("`wire MB/s` = wire bytes / total time / 1e6 (compare with "
              "the link); `guest wrote MiB/s` = what the live workload really "
              "wrote during the migration (`-`: a migration shorter than its "
@@ -470,63 +532,57 @@ def links_section(L, runs):
                               key=lambda kv: method_order(kv[0])):
             rows.append([g, M.link_label(link), name,
                          f"{c['conv']}/{c['n']}", fmt(c["seconds"]),
+                         spread(c), fmt(c["ratio"]),
                          fmt(mib(c["wire"]), 1), fmt(c["wire_mb_s"], 1),
-                         fmt(mib(c["transferred"]), 1), fmt(c["downtime"]),
+                         fmt(mib(c["transferred"]), 1), fmt(c["downtime"], 0),
                          fmt(c["cpu_src"], 1), fmt(c["cpu_dst"], 1),
                          fmt(c["guest_mib_s"], 1) if g == "live" else ""])
-    L += table(["guest", "link", "method", "conv", "total s", "wire MiB",
-                "wire MB/s", "QEMU MiB", "downtime ms", "src CPU s",
-                "dst CPU s", "guest wrote MiB/s"], rows)
+    L += table(["guest", "link", "method", "conv", "total s", "min-max s",
+                "x fastest", "wire MiB", "wire MB/s", "QEMU MiB",
+                "downtime ms", "src CPU s", "dst CPU s",
+                "guest wrote MiB/s"], rows)
     L.append("")
 
 
 # ---- recommendations ---------------------------------------------------
 
+FLAG_ABOVE = 1.05     # a patched compress method this much slower: flagged
+
+
+def pick(times):
+    """{"best", "runner_up", "libvirt", "patched"} of {method: median
+    seconds or None}: the fastest and second fastest (method, seconds),
+    the fastest a Debian 12 libvirt user can select (methods.Method.
+    libvirt), and {patched compress method: its seconds / that one's}."""
+    rk = M.ranking({n: t for n, t in sorted(
+        times.items(), key=lambda kv: method_order(kv[0]))})
+    lv = [(n, t) for n, t in rk if n in M.BY_NAME and M.BY_NAME[n].libvirt]
+    out = {"best": rk[0] if rk else None,
+           "runner_up": rk[1] if len(rk) > 1 else None,
+           "libvirt": lv[0] if lv else None, "patched": {}}
+    for n, t in times.items():
+        if n in M.BY_NAME and M.BY_NAME[n].patched:
+            out["patched"][n] = (t / lv[0][1] if lv and t is not None
+                                 else None)
+    return out
+
 
 def recommendations(runs):
-    """Rows of "with N cores and a link of X, use Y": dicts with cores,
-    guest, link, best and runner_up ((method, seconds) or None), basis.
-    N = 2: the links runs as measured (medians, converged runs only;
-    the link is QEMU's max-bandwidth), then "modelled" rows from its
-    paused unlimited runs (a real link of that speed: max(time, wire /
-    link)); N = 1: the pinned runs at unlimited, as measured, then
-    modelled the same way.  Links: those the links runs measured, else
-    unlimited, 125e6 and 12.5e6 bytes/s."""
+    """Rows of "with N cores and a link of X, use Y", from the measured
+    runs only: dicts with cores, guest, link and pick()'s keys.  N = 2:
+    the links runs (medians of the converged runs); "1 + 1": the pinned
+    runs (unlimited, a unix socket)."""
     rows = []
     cells = links_cells(runs)
     for key in links_keys(cells):
         g, link = key
-        rk = M.ranking({n: c["seconds"] for n, c in sorted(
-            cells[key].items(), key=lambda kv: method_order(kv[0]))})
-        rows.append({"cores": 2, "guest": g, "link": link,
-                     "best": rk[0] if rk else None,
-                     "runner_up": rk[1] if len(rk) > 1 else None,
-                     "basis": "measured"})
-    links = sorted({k[1] for k in cells} or {0, 125000000, 12500000},
-                   key=M.link_order)
-
-    def modelled(cores, measured):
-        for link in links:
-            if not link:
-                continue
-            rk = M.modelled_ranking(measured, link)
-            rows.append({"cores": cores, "guest": "paused", "link": link,
-                         "best": rk[0] if rk else None,
-                         "runner_up": rk[1] if len(rk) > 1 else None,
-                         "basis": "modelled"})
-
-    unl = cells.get(("paused", 0))
-    if unl:
-        modelled(2, {n: (c["seconds"], c["wire"]) for n, c in unl.items()})
+        rows.append(dict(cores="2", guest=g, link=link, **pick(
+            {n: c["seconds"] for n, c in cells[key].items()})))
     summ = pinned_summary(runs)
     if summ:
-        measured = {n: (d["seconds"], d["wire"]) for n, d in summ.items()}
-        rk = M.modelled_ranking(measured, 0)
-        rows.append({"cores": 1, "guest": "paused", "link": 0,
-                     "best": rk[0] if rk else None,
-                     "runner_up": rk[1] if len(rk) > 1 else None,
-                     "basis": "measured"})
-        modelled(1, measured)
+        rows.append(dict(cores="1 + 1 (pinned)", guest="paused", link=0,
+                         **pick({n: d["seconds"]
+                                 for n, d in summ.items()})))
     return rows
 
 
@@ -534,23 +590,44 @@ def pick_text(p):
     return "-" if p is None else f"{p[0]} ({p[1]:.2f} s)"
 
 
+def ratio_text(x):
+    """A patched/libvirt ratio, bold above FLAG_ABOVE."""
+    if x is None:
+        return "-"
+    return f"**{x:.2f}**" if x > FLAG_ABOVE else f"{x:.2f}"
+
+
 def recommend_section(L, runs):
     rows = recommendations(runs)
     if not rows:
         return
+    patched = [n for n in M.NAMES
+               if any(n in r["patched"] for r in rows)]
+    lr = [r for r in runs if r.get("scenario") == "links"]
     L.append("## Which method to use\n")
     L.append("With N cores and a link of X, use Y: the method with the "
-             "lowest median total time.  N = 2: both QEMUs share the 2 "
-             "CPUs (the links runs).  N = 1: one source core and one "
-             "destination core (the pinned runs).  `measured`: the runs "
-             "themselves (converged ones only), where the link is QEMU's "
-             "max-bandwidth, which in 7.2 throttles multifd-zlib/zstd on "
-             "their uncompressed size.  `modelled`: a real link of that "
-             "speed, from the paused runs at unlimited bandwidth, as "
-             "max(time, wire bytes / link) (the break-even model above); "
-             "it does not model a live guest's extra dirty pages.\n")
-    L += table(["cores", "guest", "link", "use", "runner-up", "basis"],
+             "lowest median total time, measured (converged runs only).  "
+             "N = 2: both QEMUs share the 2 CPUs (the links runs"
+             + (", each link a tbf-shaped veth between two network "
+                "namespaces" if shaped_by_tbf(lr) else
+                ", each link QEMU's max-bandwidth, which in 7.2 throttles "
+                "multifd-zlib/zstd on their uncompressed size"
+                if lr else "")
+             + ").  1 + 1: one source core and one destination core (the "
+             "pinned runs, unlimited).  `libvirt`: the fastest method a "
+             "Debian 12 libvirt user can select (raw precopy `none`, "
+             "`multifd` without compression = virsh migrate --parallel, "
+             "and the compress methods = --compressed --comp-methods mt); "
+             "`M / libvirt`: the patched compress method M's median time "
+             "over that one's, **bold** above "
+             f"{FLAG_ABOVE:g} (more than {FLAG_ABOVE * 100 - 100:.0f}% "
+             "slower than the user's best choice; 1.00 when it is that "
+             "choice).\n")
+    L += table(["cores", "guest", "link", "use", "runner-up", "libvirt"]
+               + [f"{n} / libvirt" for n in patched],
                [[r["cores"], r["guest"], M.link_label(r["link"]),
-                 pick_text(r["best"]), pick_text(r["runner_up"]), r["basis"]]
+                 pick_text(r["best"]), pick_text(r["runner_up"]),
+                 pick_text(r["libvirt"])]
+                + [ratio_text(r["patched"].get(n)) for n in patched]
                 for r in rows])
     L.append("")

@@ -86,7 +86,7 @@ def method_run(scenario, method, build, rep, secs, wire, converged=True,
         "multifd": {"channels": 2, "compression": "zstd", "level": 1}
         if multifd else None,
         "wait_thread": True, "max_bandwidth_mib_s": 0,
-        "link_bytes_s": link, "max_bandwidth_bytes_s": link,
+        "link_bytes_s": link, "max_bandwidth_bytes_s": 0,
         "cap_s": cap, "ram_mib": ram, "ram_total_bytes": ram * MiB,
         "converged": converged, "status": "completed" if converged
         else "cancelled",
@@ -96,8 +96,15 @@ def method_run(scenario, method, build, rep, secs, wire, converged=True,
         "cpu_s": {"src": secs / 2, "dst": secs / 4},
         "cpus": {"src": [0], "dst": [1]} if scenario == "pinned" else
         {"src": [0, 1], "dst": [0, 1]},
-        "guest": guest, "hogs": 0,
+        "hogs": 0, "transport": "unix" if scenario == "pinned" else "tcp",
     }
+    if scenario == "links":
+        r.update(guest=guest, shaping="tbf" if link else "none",
+                 tbf={"rate_bytes_s": link,
+                      "burst_bytes": max(link // 250, 65536),
+                      "latency_ms": 20} if link else None,
+                 link_measured_bytes_s=int(link * 0.956) if link
+                 else 1500000000)
     if converged:
         gib = ram / 1024
         r["mib_s"] = round(ram / secs, 1)
@@ -111,22 +118,42 @@ def method_run(scenario, method, build, rep, secs, wire, converged=True,
 # Pinned: (method, build, seconds per rep, wire MiB).
 PINNED = [("none", "stock", (1.0, 1.2), 200),
           ("stock-zlib", "stock", (4.0, 4.4), 80),
-          ("patched-libdeflate", "patched", (2.0, 2.0), 78),
+          ("patched-libdeflate", "patched-libdeflate", (2.0, 2.0), 78),
           ("multifd-zstd", "stock", (1.1, 1.3), 70)]
-# Links: {(guest, link): [(method, build, seconds or None = not converged,
-# wire MiB)]}.
-LINKS = {("paused", 0): [("none", "stock", 1.0, 200),
-                         ("patched-libdeflate", "patched", 1.5, 80),
-                         ("multifd-zstd", "stock", 0.8, 70)],
-         ("paused", 12500000): [("none", "stock", 17.0, 200),
-                                ("patched-libdeflate", "patched", 7.0, 80),
-                                ("multifd-zstd", "stock", 13.0, 70)],
-         ("live", 0): [("none", "stock", 1.5, 210),
-                       ("patched-libdeflate", "patched", 2.0, 90),
-                       ("multifd-zstd", "stock", 1.0, 75)],
-         ("live", 12500000): [("none", "stock", None, 400),
-                              ("patched-libdeflate", "patched", 9.0, 100),
-                              ("multifd-zstd", "stock", 20.0, 80)]}
+# Links: {(guest, link): [(method, build, seconds per rep (None = not
+# converged, at the cap), wire MiB)]}.  Medians, fastest, libvirt's best
+# (none, multifd or compress) and the patched ones over it:
+#   paused unlimited: multifd 0.6, multifd-zstd 0.8; libvirt multifd:
+#     patched-isal 1.3 / 0.6 = 2.17, patched-libdeflate 1.6 / 0.6 = 2.67
+#   paused 12.5 MB/s: multifd-zstd 6.1, patched-isal 6.9 (libvirt's
+#     best: 1.00), patched-libdeflate 7.2 / 6.9 = 1.04 (not flagged)
+#   live unlimited: multifd-zstd 1.0, multifd 1.1 (libvirt's best)
+#   live 12.5 MB/s: none never converged, multifd once (30 s);
+#     patched-isal 8.9 fastest, patched-libdeflate 9.2
+LINKS = {("paused", 0): [
+    ("none", "stock", (1.0, 1.2), 200),
+    ("patched-libdeflate", "patched-libdeflate", (1.5, 1.7), 80),
+    ("patched-isal", "patched", (1.2, 1.4), 78),
+    ("multifd", "stock", (0.5, 0.7), 200),
+    ("multifd-zstd", "stock", (0.8, 0.8), 70)],
+         ("paused", 12500000): [
+    ("none", "stock", (17.0, 17.4), 200),
+    ("patched-libdeflate", "patched-libdeflate", (7.0, 7.4), 80),
+    ("patched-isal", "patched", (6.8, 7.0), 78),
+    ("multifd", "stock", (17.2, 17.2), 200),
+    ("multifd-zstd", "stock", (6.0, 6.2), 70)],
+         ("live", 0): [
+    ("none", "stock", (1.5, 1.5), 210),
+    ("patched-libdeflate", "patched-libdeflate", (2.0, 2.2), 90),
+    ("patched-isal", "patched", (1.8, 1.8), 88),
+    ("multifd", "stock", (1.0, 1.2), 210),
+    ("multifd-zstd", "stock", (1.0, 1.0), 75)],
+         ("live", 12500000): [
+    ("none", "stock", (None, None), 400),
+    ("patched-libdeflate", "patched-libdeflate", (9.0, 9.4), 100),
+    ("patched-isal", "patched", (8.8, 9.0), 98),
+    ("multifd", "stock", (None, 30.0), 400),
+    ("multifd-zstd", "stock", (20.0, 21.0), 80)]}
 
 
 def method_runs():
@@ -135,18 +162,22 @@ def method_runs():
         for m, b, secs, wire in PINNED:
             out.append(method_run("pinned", m, b, rep, secs[rep],
                                   wire * MiB))
-    for (g, link), rows in LINKS.items():
-        for m, b, secs, wire in rows:
-            out.append(method_run("links", m, b, 0, secs or 40, wire * MiB,
-                                  converged=secs is not None, guest=g,
-                                  link=link, cap=40 if g == "live" else 600))
+    for rep in (0, 1):
+        for (g, link), rows in LINKS.items():
+            for m, b, secs, wire in rows:
+                cap = 40 if g == "live" else 600
+                out.append(method_run(
+                    "links", m, b, rep, secs[rep] or cap, wire * MiB,
+                    converged=secs[rep] is not None, guest=g, link=link,
+                    cap=cap))
     return out
 
 
 def method_doc():
     d = doc()
     d["runs"] = method_runs()
-    d["qemu"] = {"stock": "/q/stock", "patched": "/q/patched"}
+    d["qemu"] = {"stock": "/q/stock", "patched": "/q/patched",
+                 "patched-libdeflate": "/q/patched-libdeflate"}
     d["plots"] = []
     return d
 

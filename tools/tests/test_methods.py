@@ -1,21 +1,56 @@
-"""Methods, link speeds, the link model and the break-even speed."""
+"""Methods, their sets, link speeds and the break-even speed."""
 
 import unittest
 
 from migrate_tools import MiB, methods
-from migrate_tools.methods import (BY_NAME, break_even, model_time,
-                                   modelled_ranking, parse_links, ranking)
+from migrate_tools.methods import (BY_NAME, break_even, parse_links,
+                                   ranking)
+
+
+def model_time(t_unlimited, wire_bytes, link):
+    """break_even()'s model: time on a link of `link` bytes/s, CPU-bound
+    or link-bound."""
+    return max(t_unlimited, wire_bytes / link) if link else t_unlimited
 
 
 class TestMethods(unittest.TestCase):
     def test_names(self):
         self.assertEqual(methods.NAMES, (
             "none", "stock-zlib", "patched-zlib", "patched-libdeflate",
-            "multifd", "multifd-zlib", "multifd-zstd"))
+            "patched-isal", "multifd", "multifd-zlib", "multifd-zstd"))
         self.assertEqual(methods.builds_of(methods.NAMES),
-                         ["stock", "patched-zlib", "patched"])
-        self.assertEqual(methods.builds_of(["patched-libdeflate", "none"]),
+                         ["stock", "patched-zlib", "patched-libdeflate",
+                          "patched"])
+        self.assertEqual(methods.builds_of(["patched-isal", "none"]),
                          ["patched", "stock"])
+        # Every build has its qemu/build-qemu arguments.
+        self.assertEqual(methods.BUILD_ARGS["patched-libdeflate"],
+                         ["--no-isal"])
+        self.assertEqual(methods.BUILD_ARGS["patched-zlib"],
+                         ["--no-libdeflate"])
+        self.assertEqual(methods.BUILD_ARGS["patched"], [])
+        for m in methods.METHODS:
+            self.assertIn(m.build, methods.BUILD_ARGS)
+
+    def test_kinds(self):
+        self.assertEqual(methods.SETS["libvirt"], (
+            "none", "stock-zlib", "patched-zlib", "patched-libdeflate",
+            "patched-isal", "multifd"))
+        self.assertEqual([m.name for m in methods.METHODS if m.patched],
+                         ["patched-zlib", "patched-libdeflate",
+                          "patched-isal"])
+        self.assertEqual(methods.SETS["all"], methods.NAMES)
+
+    def test_select(self):
+        self.assertEqual(methods.select(["multifd-zstd", "none"]),
+                         ["none", "multifd-zstd"])     # methods order
+        self.assertEqual(methods.select(["compress", "multifd"]),
+                         ["stock-zlib", "patched-zlib", "patched-libdeflate",
+                          "patched-isal", "multifd"])
+        self.assertEqual(methods.select(["all"]), list(methods.NAMES))
+        for bad in (["gzip"], []):
+            with self.assertRaises(ValueError):
+                methods.select(bad)
 
     def test_settings(self):
         c, m = methods.settings(BY_NAME["none"], 2)
@@ -42,20 +77,17 @@ class TestLinks(unittest.TestCase):
     def test_label(self):
         self.assertEqual(methods.link_label(0), "unlimited")
         self.assertEqual(methods.link_label(125000000),
-                         "125 MB/s (1000 Mbit/s)")
+                         "125 MB/s (1 Gbit/s)")
+        self.assertEqual(methods.link_label(1250000000),
+                         "1250 MB/s (10 Gbit/s)")
         self.assertEqual(methods.link_label(12500000),
                          "12.5 MB/s (100 Mbit/s)")
-        self.assertEqual(sorted([12500000, 0, 125000000],
+        self.assertEqual(sorted([12500000, 0, 1250000000, 125000000],
                                 key=methods.link_order),
-                         [0, 125000000, 12500000])
+                         [0, 1250000000, 125000000, 12500000])
 
 
-class TestModel(unittest.TestCase):
-    def test_model_time(self):
-        self.assertEqual(model_time(2.0, 100e6, 0), 2.0)
-        self.assertEqual(model_time(2.0, 100e6, 10e6), 10.0)   # link-bound
-        self.assertEqual(model_time(2.0, 100e6, 100e6), 2.0)   # CPU-bound
-
+class TestBreakEven(unittest.TestCase):
     def test_break_even_below(self):
         # raw: 1 s, 400 MB; compressed: 4 s, 100 MB.  Raw is link-bound
         # below 400 MB/s; it takes 4 s at 100 MB/s: the crossing.
@@ -91,10 +123,6 @@ class TestModel(unittest.TestCase):
     def test_ranking(self):
         self.assertEqual(ranking({"a": 3.0, "b": None, "c": 1.0, "d": 3.0}),
                          [("c", 1.0), ("a", 3.0), ("d", 3.0)])
-        m = {"none": (1.0, 400e6), "z": (4.0, 100e6)}
-        self.assertEqual(modelled_ranking(m, 0)[0][0], "none")
-        self.assertEqual(modelled_ranking(m, 12.5e6),
-                         [("z", 8.0), ("none", 32.0)])
 
 
 if __name__ == "__main__":

@@ -75,6 +75,14 @@ class TestSetup(unittest.TestCase):
                          "tcp:127.0.0.1:41234")
         self.assertEqual(q.calls[0], ("migrate-incoming",
                                       {"uri": "tcp:127.0.0.1:0"}))
+        # Another address of the destination's (the links scenario's
+        # namespace).
+        q = ScriptedQMP(infos=[{"socket-address": [
+            {"type": "inet", "host": "10.77.0.2", "port": "40000"}]}])
+        self.assertEqual(migration.listen(q, "tcp", None, host="10.77.0.2"),
+                         "tcp:10.77.0.2:40000")
+        self.assertEqual(q.calls[0], ("migrate-incoming",
+                                      {"uri": "tcp:10.77.0.2:0"}))
         q = ScriptedQMP()
         self.assertEqual(migration.listen(q, "unix", "/run/m1.sock"),
                          "unix:/run/m1.sock")

@@ -37,16 +37,21 @@ class TestPlotData(unittest.TestCase):
 
     def test_links(self):
         d = plots.links_data(benchdoc.method_runs())
-        self.assertEqual(list(d["guests"]), ["paused", "live"])
-        # none reached 200 MiB / 1 s = 209.7 MB/s unlimited: >= 2x 12.5.
-        ux = 200 * 1024 * 1024 / 1e6
-        self.assertAlmostEqual(d["unlimited_x"], ux)
-        self.assertEqual(d["ticks"][0][0], 12.5)
-        p = d["guests"]["paused"]["patched-libdeflate"]
-        self.assertEqual((p["x"], p["seconds"]), ([12.5, ux], [7.0, 1.5]))
-        n = d["guests"]["live"]["none"]
-        self.assertEqual((n["x"], n["failed_x"], n["failed_caps"]),
-                         ([ux], [12.5], [40]))
+        self.assertEqual(d["guests"], ["paused", "live"])
+        self.assertEqual(d["links"], [0, 12500000])
+        c = d["cells"][("paused", 12500000)]
+        self.assertEqual(c["methods"], ["none", "patched-libdeflate",
+                                        "patched-isal", "multifd",
+                                        "multifd-zstd"])
+        i = c["methods"].index("patched-libdeflate")
+        self.assertAlmostEqual(c["seconds"][i], 7.2)
+        self.assertEqual((c["lo"][i], c["hi"][i], c["failed"][i]),
+                         (7.0, 7.4, 0))
+        c = d["cells"][("live", 12500000)]
+        # none: no converged run, drawn at its cap; multifd: 1 of 2.
+        self.assertEqual((c["seconds"][0], c["failed"][0], c["caps"][0]),
+                         (None, 2, 40))
+        self.assertEqual((c["seconds"][3], c["failed"][3]), (30.0, 1))
         self.assertIsNone(plots.links_data(benchdoc.runs()))
 
     def test_pinned(self):
