@@ -47,9 +47,9 @@ pub struct ThreadsOptions {
 /// one worker, and a spin of 100000 halved throughput with two workers
 /// because three spinners shared two cores.
 ///
-/// No yields: in QEMU beside two CPU hogs (docs/benchmarks.md, "Loaded
-/// host"), 8 yields on each side made a live compressed migration 2 to 6
-/// times slower than stock QEMU's threads, which always sleep; without
+/// No yields: in QEMU beside two CPU hogs (docs/benchmarks-history.md,
+/// "Loaded host"), 8 yields on each side made a live compressed migration
+/// 2 to 6 times slower than stock QEMU's threads, which always sleep; without
 /// them 5 pairs gave 0.41 to 1.34 of stock's time (median 0.69), and on
 /// the quiet host one compression thread went from 9-12% more source CPU
 /// per GiB than stock to 9-13% less. Our reading: a thread that yields on
