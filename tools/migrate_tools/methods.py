@@ -17,6 +17,7 @@ class Method:
     build: str          # key of Bench.bins and BUILD_ARGS
     kind: str           # "raw", "compress" or "multifd"
     multifd_compression: str = "none"
+    level: int = 1      # compress-level or multifd-zlib/zstd-level
 
     @property
     def libvirt(self):
@@ -39,6 +40,8 @@ METHODS = (
     Method("patched-zlib", "patched-zlib", "compress"),
     Method("patched-libdeflate", "patched-libdeflate", "compress"),
     Method("patched-isal", "patched", "compress"),
+    # compress-level 2: igzip level 1, zlib level 1's ratio (patch 0011)
+    Method("patched-isal-2", "patched", "compress", level=2),
     Method("multifd", "stock", "multifd", "none"),
     Method("multifd-zlib", "stock", "multifd", "zlib"),
     Method("multifd-zstd", "stock", "multifd", "zstd"),
@@ -77,14 +80,16 @@ def select(items):
     return [n for n in NAMES if n in want]
 
 
-def settings(method, threads, channels=2, level=1):
+def settings(method, threads, channels=2):
     """(Compress or None, Multifd or None) of a method: compress-threads =
-    decompress-threads = threads at compress-level level, or multifd with
-    `channels` channels and the method's compression at level."""
+    decompress-threads = threads at the method's compress-level, or
+    multifd with `channels` channels and the method's compression at its
+    level."""
     if method.kind == "compress":
-        return Compress(threads, threads, level, True), None
+        return Compress(threads, threads, method.level, True), None
     if method.kind == "multifd":
-        return None, Multifd(channels, method.multifd_compression, level)
+        return None, Multifd(channels, method.multifd_compression,
+                             method.level)
     return None, None
 
 

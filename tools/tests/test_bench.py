@@ -128,7 +128,7 @@ class TestArgs(unittest.TestCase):
         self.assertEqual((a.hogs, a.threads), (2, [2]))
         a = bench.parse_args(["--methods", "libvirt"])
         self.assertEqual(a.methods, ["none", "stock-zlib", "patched-zlib",
-                                     "patched-libdeflate", "patched-isal",
+                                     "patched-libdeflate", "patched-isal", "patched-isal-2",
                                      "multifd"])
         self.assertIsNone(a.libdeflate_qemu)
 

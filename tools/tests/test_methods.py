@@ -17,7 +17,7 @@ class TestMethods(unittest.TestCase):
     def test_names(self):
         self.assertEqual(methods.NAMES, (
             "none", "stock-zlib", "patched-zlib", "patched-libdeflate",
-            "patched-isal", "multifd", "multifd-zlib", "multifd-zstd"))
+            "patched-isal", "patched-isal-2", "multifd", "multifd-zlib", "multifd-zstd"))
         self.assertEqual(methods.builds_of(methods.NAMES),
                          ["stock", "patched-zlib", "patched-libdeflate",
                           "patched"])
@@ -35,10 +35,10 @@ class TestMethods(unittest.TestCase):
     def test_kinds(self):
         self.assertEqual(methods.SETS["libvirt"], (
             "none", "stock-zlib", "patched-zlib", "patched-libdeflate",
-            "patched-isal", "multifd"))
+            "patched-isal", "patched-isal-2", "multifd"))
         self.assertEqual([m.name for m in methods.METHODS if m.patched],
                          ["patched-zlib", "patched-libdeflate",
-                          "patched-isal"])
+                          "patched-isal", "patched-isal-2"])
         self.assertEqual(methods.SETS["all"], methods.NAMES)
 
     def test_select(self):
@@ -46,7 +46,7 @@ class TestMethods(unittest.TestCase):
                          ["none", "multifd-zstd"])     # methods order
         self.assertEqual(methods.select(["compress", "multifd"]),
                          ["stock-zlib", "patched-zlib", "patched-libdeflate",
-                          "patched-isal", "multifd"])
+                          "patched-isal", "patched-isal-2", "multifd"])
         self.assertEqual(methods.select(["all"]), list(methods.NAMES))
         for bad in (["gzip"], []):
             with self.assertRaises(ValueError):
@@ -63,6 +63,10 @@ class TestMethods(unittest.TestCase):
         self.assertEqual((m.channels, m.compression, m.level), (2, "zstd", 1))
         self.assertEqual(methods.settings(BY_NAME["multifd"], 2)[1].compression,
                          "none")
+        # the same build at compress-level 2
+        c, m = methods.settings(BY_NAME["patched-isal-2"], 2)
+        self.assertEqual((c.threads, c.level), (2, 2))
+        self.assertEqual(BY_NAME["patched-isal-2"].build, "patched")
 
 
 class TestLinks(unittest.TestCase):
