@@ -361,6 +361,7 @@ def run_record(spec, src, qemu, res, wire=None, **measured):
     rec.update(res.to_dict())
     rec.update(wire_fields(wire))
     rec["max_bandwidth_bytes_s"] = spec.max_bandwidth
+    rec["compress_level"] = None if compress is None else compress.level
     if spec.method is not None:
         rec["method"] = spec.method.name
         rec["link_bytes_s"] = spec.link

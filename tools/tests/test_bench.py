@@ -97,8 +97,12 @@ class TestRecord(unittest.TestCase):
         c, m = spec.settings()
         self.assertEqual((c.threads, c.decompress_threads, m), (1, 1, None))
         r = bench.run_record(spec, SRC, "/q", result({}), None)
-        self.assertEqual((r["threads"], r["multifd"], r["link_bytes_s"]),
-                         (1, None, 0))
+        self.assertEqual((r["threads"], r["multifd"], r["link_bytes_s"],
+                          r["compress_level"]), (1, None, 0, 1))
+        spec.method = BY_NAME["patched-isal-2"]
+        r = bench.run_record(spec, SRC, "/q", result({}), None)
+        self.assertEqual((r["method"], r["compress_level"]),
+                         ("patched-isal-2", 2))
 
     def test_not_converged(self):
         r = record({"status": "cancelled", "total-time": 20000}, "cancelled",
