@@ -355,7 +355,9 @@ def run_record(spec, src, qemu, res, wire=None, **measured):
     threads = spec.threads if compress is not None else None
     rec = {"label": spec.label, "build": src.build, "qemu": qemu,
            "cap_s": spec.cap, "threads": threads,
-           "decompress_threads": threads, "wait_thread": spec.wait_thread,
+           "decompress_threads": threads,
+           "wait_thread": (spec.wait_thread if compress is None
+                           else compress.wait_thread),
            "max_bandwidth_mib_s": spec.bandwidth_mib_s, "ram_mib": src.ram,
            "cmdline": src.cmdline}
     rec.update(res.to_dict())

@@ -18,14 +18,17 @@ class Method:
     kind: str           # "raw", "compress" or "multifd"
     multifd_compression: str = "none"
     level: int = 1      # compress-level or multifd-zlib/zstd-level
+    wait_thread: bool = True    # compress-wait-thread
 
     @property
     def libvirt(self):
         """Whether Debian 12's libvirt (9.0) can ask QEMU for it: plain
         precopy, the compress capability (virsh migrate --compressed
         --comp-methods mt) and multifd without compression (--parallel);
-        multifd's zlib and zstd came to libvirt later."""
-        return self.kind in ("raw", "compress") or (
+        multifd's zlib and zstd came to libvirt later, and it leaves
+        compress-wait-thread at QEMU's default, on."""
+        return self.kind == "raw" or (
+            self.kind == "compress" and self.wait_thread) or (
             self.kind == "multifd" and self.multifd_compression == "none")
 
     @property
@@ -42,6 +45,9 @@ METHODS = (
     Method("patched-isal", "patched", "compress"),
     # compress-level 2: igzip level 1, zlib level 1's ratio (patch 0011)
     Method("patched-isal-2", "patched", "compress", level=2),
+    # compress-wait-thread off: a page goes raw when every thread is busy
+    # (QMP only: libvirt cannot set it)
+    Method("patched-isal-nowait", "patched", "compress", wait_thread=False),
     Method("multifd", "stock", "multifd", "none"),
     Method("multifd-zlib", "stock", "multifd", "zlib"),
     Method("multifd-zstd", "stock", "multifd", "zstd"),
@@ -86,7 +92,8 @@ def settings(method, threads, channels=2):
     multifd with `channels` channels and the method's compression at its
     level."""
     if method.kind == "compress":
-        return Compress(threads, threads, method.level, True), None
+        return Compress(threads, threads, method.level,
+                        method.wait_thread), None
     if method.kind == "multifd":
         return None, Multifd(channels, method.multifd_compression,
                              method.level)

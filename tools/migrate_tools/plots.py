@@ -140,6 +140,7 @@ METHOD_STYLES = {"none": ("k", "o", "-"), "stock-zlib": ("C1", "s", "--"),
                  "patched-libdeflate": ("C0", "D", "-"),
                  "patched-isal": ("C9", "P", "-"),
                  "patched-isal-2": ("C8", "X", "-"),
+                 "patched-isal-nowait": ("C6", "*", "-."),
                  "multifd": ("C7", "v", ":"), "multifd-zlib": ("C4", "<", ":"),
                  "multifd-zstd": ("C3", ">", ":")}
 

@@ -17,7 +17,8 @@ class TestMethods(unittest.TestCase):
     def test_names(self):
         self.assertEqual(methods.NAMES, (
             "none", "stock-zlib", "patched-zlib", "patched-libdeflate",
-            "patched-isal", "patched-isal-2", "multifd", "multifd-zlib", "multifd-zstd"))
+            "patched-isal", "patched-isal-2", "patched-isal-nowait",
+            "multifd", "multifd-zlib", "multifd-zstd"))
         self.assertEqual(methods.builds_of(methods.NAMES),
                          ["stock", "patched-zlib", "patched-libdeflate",
                           "patched"])
@@ -38,7 +39,8 @@ class TestMethods(unittest.TestCase):
             "patched-isal", "patched-isal-2", "multifd"))
         self.assertEqual([m.name for m in methods.METHODS if m.patched],
                          ["patched-zlib", "patched-libdeflate",
-                          "patched-isal", "patched-isal-2"])
+                          "patched-isal", "patched-isal-2",
+                          "patched-isal-nowait"])
         self.assertEqual(methods.SETS["all"], methods.NAMES)
 
     def test_select(self):
@@ -46,7 +48,8 @@ class TestMethods(unittest.TestCase):
                          ["none", "multifd-zstd"])     # methods order
         self.assertEqual(methods.select(["compress", "multifd"]),
                          ["stock-zlib", "patched-zlib", "patched-libdeflate",
-                          "patched-isal", "patched-isal-2", "multifd"])
+                          "patched-isal", "patched-isal-2",
+                          "patched-isal-nowait", "multifd"])
         self.assertEqual(methods.select(["all"]), list(methods.NAMES))
         for bad in (["gzip"], []):
             with self.assertRaises(ValueError):
@@ -67,6 +70,12 @@ class TestMethods(unittest.TestCase):
         c, m = methods.settings(BY_NAME["patched-isal-2"], 2)
         self.assertEqual((c.threads, c.level), (2, 2))
         self.assertEqual(BY_NAME["patched-isal-2"].build, "patched")
+        # compress-wait-thread off: not something libvirt can ask for
+        c, m = methods.settings(BY_NAME["patched-isal-nowait"], 2)
+        self.assertEqual((c.level, c.wait_thread), (1, False))
+        self.assertFalse(BY_NAME["patched-isal-nowait"].libvirt)
+        self.assertTrue(methods.settings(BY_NAME["patched-isal"], 2)[0]
+                        .wait_thread)
 
 
 class TestLinks(unittest.TestCase):
