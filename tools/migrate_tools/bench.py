@@ -63,8 +63,9 @@ Run only when named in --only (not part of the default):
               1 Gbit/s, 100 Mbit/s (1.25e9, 125e6, 12.5e6 bytes/s).  A
               paused 320 MiB guest (192 MiB of content), then a live one
               dirtying 8 MiB/s (cap 40 s), 2 threads / channels,
-              unpinned, 3 reps (full: about 25 minutes, up to about 40 if
-              the live runs on the slow links hit the cap; quick: 1 rep,
+              unpinned, 3 reps (full, with pinned: 24 minutes measured
+              for 9 methods, more if live runs on slow links hit the
+              cap; quick: 1 rep,
               256 MiB guest, 128 MiB of content, cap 20 s: about 8
               minutes; smoke: 128 MiB guest, unlimited and 100 Mbit/s
               only, cap 15 s: about 4 minutes)
