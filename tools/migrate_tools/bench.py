@@ -28,8 +28,8 @@ from .stats import BUILDS, guest_dirtied
 from .ui import Parser, log, warn
 
 PROG = "bench-migration"
-# --help's description and epilog.  The durations are estimates for a
-# 2-CPU host running TCG guests, not measurements.
+# --help's description and epilog.  The durations are for a 2-CPU host
+# running TCG guests: estimates, except where they say "measured".
 HELP = '''\
 Benchmark compressed migration: patched QEMU 7.2 (qemu-threads) vs stock.
 
@@ -38,7 +38,7 @@ and on the baseline (`qemu/build-qemu --baseline | tail -1`: stock 7.2
 compress threads + the TCG dirty-tracking fix), alternating patched, stock,
 patched, stock, and reports medians and per-pair ratios (patched/stock).
 
-Scenarios (--only; the durations are estimates on a 2-CPU host):
+Scenarios (--only; durations on a 2-CPU host, estimates unless measured):
   throughput  a paused guest whose RAM the workload filled with realistic
               content, migrated with compress-threads 1, 2 and 4
   live        the workload dirtying memory at fixed rates, with and without
@@ -65,17 +65,18 @@ Run only when named in --only (not part of the default):
               dirtying 8 MiB/s (cap 40 s), 2 threads / channels,
               unpinned, 3 reps (full, with pinned: 24 minutes measured
               for 9 methods, more if live runs on slow links hit the
-              cap; quick: 1 rep,
-              256 MiB guest, 128 MiB of content, cap 20 s: about 8
-              minutes; smoke: 128 MiB guest, unlimited and 100 Mbit/s
-              only, cap 15 s: about 4 minutes)
+              cap; quick: 1 rep, 256 MiB guest, 128 MiB of content, cap
+              20 s: about 8 minutes; smoke: 128 MiB guest, unlimited and
+              100 Mbit/s only, cap 15 s: 2 minutes measured for 4
+              methods)
 
 Methods (pinned, links; --methods takes names and sets): none (stock, no
 compression), stock-zlib, patched-zlib (`qemu/build-qemu --no-libdeflate`:
 zlib only), patched-libdeflate (`qemu/build-qemu --no-isal`), patched-isal
 (the patched default build: ISA-L when it finds it) with the compress
-capability at level 1, multifd, multifd-zlib, multifd-zstd (stock, level
-1).  Sets: all (the default), libvirt (what Debian 12's libvirt can ask
+capability at level 1, patched-isal-2 (the same at level 2),
+patched-isal-nowait (level 1, compress-wait-thread off), multifd,
+multifd-zlib, multifd-zstd (stock, level 1).  Sets: all (the default), libvirt (what Debian 12's libvirt can ask
 for: none, multifd and the compress methods), compress.  Every run records
 wire_bytes: what the destination really read from the migration socket(s)
 (an LD_PRELOAD shim, tools/guest/wire-count.c), since QEMU 7.2's
